@@ -1,0 +1,173 @@
+"""Training configurations: one frozen dataclass and three named scales.
+
+Derived in {ref}`sec-wae-gan` (the objective and Appendix A's settings).
+``paper`` is Appendix A exactly; ``quick`` (every chapter's default) and
+``smoke`` (CI) scale widths, training set size and epochs down, never what is
+computed. Every field can be overridden::
+
+    config = make_config("quick", dataset="fashion-mnist", n_charts=4, epochs=3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+DATASETS = ("mnist", "fashion-mnist")
+SCALES = ("smoke", "quick", "paper")
+
+#: Table 1 / Appendix A: the width h for each number of charts m.
+TABLE1_WIDTHS = {1: 128, 2: 86, 4: 64, 8: 48, 16: 34}
+#: The continuous latent dimension d: 8 for the WAE-GAN, 7 for the AWAE-GAN.
+WAE_LATENT_DIM = 8
+ATLAS_LATENT_DIM = 7
+
+#: Appendix A's optimiser settings for each data set.
+APPENDIX_A = {
+    "mnist": dict(batch_size=100, lr=2e-4, lr_critic=1e-4, lr_halving_epochs=(5, 25, 50)),
+    "fashion-mnist": dict(batch_size=128, lr=1e-4, lr_critic=5e-5,
+                          lr_halving_epochs=(15, 30, 50, 70)),
+}
+
+
+def table1_width(n_charts: int) -> int:
+    """h for ``n_charts`` charts: Table 1's value, else the value that keeps the
+    parameter count near the WAE-GAN's (interpolated on 1/sqrt(m))."""
+    _check_int("n_charts", n_charts, minimum=1)
+    if n_charts in TABLE1_WIDTHS:
+        return TABLE1_WIDTHS[n_charts]
+    # Between the tabulated values h falls roughly like 128 / sqrt(m) (h*h*m constant
+    # for the per-chart layers, which dominate); round to the nearest integer.
+    return max(2, round(128 / n_charts ** 0.5 * 1.07)) if n_charts > 1 else 128
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_positive(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained model; the run folder is keyed by it.
+
+    ``n_charts == 1`` is the WAE-GAN (d = 8, h = 128 at paper scale); more charts
+    give the Atlas WAE-GAN (d = 7, h from Table 1). ``width`` and ``latent_dim``
+    of ``None`` mean "the paper's value" (divided by ``width_divisor`` for h).
+    """
+
+    dataset: str = "mnist"
+    n_charts: int = 1
+    scale: str = "paper"
+    width: int | None = None
+    width_divisor: int = 1
+    latent_dim: int | None = None
+    train_size: int | None = None  # None: all 60,000 training images
+    test_size: int | None = None  # None: all 10,000 test images for the metrics
+    epochs: int = 80
+    batch_size: int = 100
+    lr: float = 2e-4
+    lr_critic: float = 1e-4
+    lr_halving_epochs: tuple[int, ...] = (5, 25, 50)
+    adam_betas: tuple[float, float] = (0.5, 0.999)
+    lam: float = 10.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        _check_int("n_charts", self.n_charts, 1)
+        _check_int("width_divisor", self.width_divisor, 1)
+        if self.width is not None:
+            _check_int("width", self.width, 1)
+        if self.latent_dim is not None:
+            _check_int("latent_dim", self.latent_dim, 1)
+        for name in ("train_size", "test_size"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 1)
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("seed", self.seed, 0)
+        for name in ("lr", "lr_critic", "lam"):
+            _check_positive(name, getattr(self, name))
+        object.__setattr__(self, "lr_halving_epochs", tuple(self.lr_halving_epochs))
+        object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
+        for epoch in self.lr_halving_epochs:
+            _check_int("lr_halving_epochs entry", epoch, 1)
+        if len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
+            raise ValueError(f"adam_betas must be two numbers in [0, 1), got {self.adam_betas!r}")
+
+    @property
+    def model_width(self) -> int:
+        """h actually used: ``width`` if set, else Table 1's h // ``width_divisor``."""
+        if self.width is not None:
+            return self.width
+        return max(2, table1_width(self.n_charts) // self.width_divisor)
+
+    @property
+    def model_latent_dim(self) -> int:
+        """d actually used: ``latent_dim`` if set, else 8 (WAE-GAN) or 7 (AWAE-GAN)."""
+        if self.latent_dim is not None:
+            return self.latent_dim
+        return WAE_LATENT_DIM if self.n_charts == 1 else ATLAS_LATENT_DIM
+
+    @property
+    def model_name(self) -> str:
+        return "WAE-GAN" if self.n_charts == 1 else f"AWAE-GAN (m={self.n_charts})"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields {unknown}; accepted: {sorted(known)}")
+        return cls(**data)
+
+    def key(self) -> str:
+        """A short stable hash of every field: the run folder's name."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+#: What each scale changes relative to Appendix A (the ``paper`` scale).
+SCALE_OVERRIDES = {
+    "paper": dict(),
+    "quick": dict(width_divisor=4, train_size=10_000, epochs=6, lr_halving_epochs=(4,)),
+    "smoke": dict(width_divisor=16, train_size=600, test_size=500, epochs=2,
+                  lr_halving_epochs=(1,)),
+}
+
+
+def make_config(scale: str = "quick", dataset: str = "mnist", n_charts: int = 1,
+                **overrides) -> TrainConfig:
+    """The config of ``scale`` for ``dataset`` and ``n_charts``, with overrides.
+
+    >>> make_config("paper", "fashion-mnist", 8).batch_size
+    128
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown config fields {unknown}; accepted: {sorted(fields)}")
+    values = dict(APPENDIX_A[dataset], dataset=dataset, n_charts=n_charts, scale=scale)
+    values.update(SCALE_OVERRIDES[scale])
+    values.update(overrides)
+    return TrainConfig(**values)

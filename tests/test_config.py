@@ -1,0 +1,63 @@
+"""atlasnb.config: the paper preset is Appendix A; bad values are refused clearly."""
+
+import pytest
+
+from atlasnb.config import TABLE1_WIDTHS, TrainConfig, make_config
+
+
+def test_paper_preset_is_appendix_a_for_mnist():
+    config = make_config("paper", "mnist", 8)
+    assert (config.batch_size, config.lr, config.lr_critic) == (100, 2e-4, 1e-4)
+    assert config.lr_halving_epochs == (5, 25, 50)
+    assert config.epochs == 80 and config.adam_betas == (0.5, 0.999) and config.lam == 10
+    assert config.train_size is None and config.test_size is None
+    assert config.model_width == 48 and config.model_latent_dim == 7
+
+
+def test_paper_preset_is_appendix_a_for_fashion_mnist():
+    config = make_config("paper", "fashion-mnist", 1)
+    assert (config.batch_size, config.lr, config.lr_critic) == (128, 1e-4, 5e-5)
+    assert config.lr_halving_epochs == (15, 30, 50, 70)
+    assert config.model_width == 128 and config.model_latent_dim == 8
+
+
+@pytest.mark.parametrize("m", sorted(TABLE1_WIDTHS))
+def test_smaller_scales_divide_table1_widths(m):
+    assert make_config("quick", "mnist", m).model_width == TABLE1_WIDTHS[m] // 4
+    assert make_config("smoke", "mnist", m).model_width == max(2, TABLE1_WIDTHS[m] // 16)
+
+
+def test_every_field_can_be_overridden():
+    config = make_config("quick", "mnist", 4, epochs=1, width=5, seed=7)
+    assert (config.epochs, config.model_width, config.seed) == (1, 5, 7)
+
+
+def test_key_depends_on_every_field_and_survives_a_round_trip():
+    config = make_config("quick", "mnist", 2)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert config.key() == make_config("quick", "mnist", 2).key()
+    assert config.key() != config.replace(seed=1).key()
+    assert config.key() != config.replace(lr=1e-3).key()
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("n_charts", 0, "n_charts must be an integer >= 1, got 0"),
+    ("lr", -1e-4, "lr must be a positive number, got -0.0001"),
+    ("lr_critic", 0, "lr_critic must be a positive number"),
+    ("epochs", 0, "epochs must be an integer >= 1"),
+    ("batch_size", 2.5, "batch_size must be an integer"),
+    ("adam_betas", (0.5, 1.5), "adam_betas must be two numbers"),
+    ("dataset", "cifar", "dataset must be one of ('mnist', 'fashion-mnist'), got 'cifar'"),
+])
+def test_bad_values_are_refused_with_the_value_given(field, value, words):
+    with pytest.raises(ValueError) as error:
+        make_config("quick", **{"dataset": "mnist", "n_charts": 2, field: value})
+    assert words in str(error.value)
+
+
+def test_unknown_scale_and_unknown_field():
+    with pytest.raises(ValueError, match=r"scale must be one of \('smoke', 'quick', 'paper'\), "
+                                         r"got 'huge'"):
+        make_config("huge")
+    with pytest.raises(ValueError, match=r"unknown config fields \['epoch'\]"):
+        make_config("quick", epoch=3)
