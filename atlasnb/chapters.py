@@ -34,6 +34,11 @@ def to_notebook(chapter: str | os.PathLike, parameters: dict | None = None):
     import papermill
 
     notebook = jupytext.read(chapter)
+    # papermill expects its own metadata block and a tags list on every cell.
+    notebook.metadata.setdefault("papermill", {"default_parameters": {}, "parameters": {},
+                                               "environment_variables": {}})
+    for cell in notebook.cells:
+        cell.metadata.setdefault("tags", [])
     notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                                 "language": "python"})
     if parameters:

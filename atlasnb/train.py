@@ -88,7 +88,8 @@ class Trainer:
             critic_loss.backward()
             self.critic_optimizer.step()
 
-            loss, parts = objective.autoencoder_loss(self.model, self.critic, x, lam=config.lam)
+            loss, parts = objective.autoencoder_loss(self.model, self.critic, x, lam=config.lam,
+                                                     generator=generator)
             _check_finite("auto-encoder loss", loss, self.epoch + 1, step + 1)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -96,7 +97,7 @@ class Trainer:
 
             for name, value in {**parts, **critic_parts}.items():
                 totals[name] = totals.get(name, 0.0) + float(value)
-            bar.set_postfix(loss=f"{float(loss):.3f}", critic=f"{float(critic_loss):.3f}")
+            bar.set_postfix(loss=f"{parts['loss']:.3f}", critic=f"{critic_parts['critic']:.3f}")
         for scheduler in self.schedulers:
             scheduler.step()
         self.epoch += 1
@@ -106,7 +107,7 @@ class Trainer:
 def _check_finite(name: str, loss: torch.Tensor, epoch: int, step: int) -> None:
     if not torch.isfinite(loss):
         raise FloatingPointError(
-            f"{name} became {float(loss)} at epoch {epoch}, step {step}; lower the "
+            f"{name} became {loss.item()} at epoch {epoch}, step {step}; lower the "
             "learning rate (lr, lr_critic) or check the data")
 
 

@@ -1,0 +1,101 @@
+"""The rendered book: a page per chapter, no error output, every figure present, and
+maths typeset by the bundled MathJax in headless Chromium.
+
+Runs when ``ATLASNB_BOOK_HTML`` names a built book's HTML folder (``.ci/test`` builds
+one at smoke scale and sets it); skipped otherwise.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from atlasnb.chapters import BOOK_ROOT
+
+HTML = os.environ.get("ATLASNB_BOOK_HTML")
+pytestmark = pytest.mark.skipif(not HTML, reason="ATLASNB_BOOK_HTML is not set (no built book)")
+
+TOC = yaml.safe_load((BOOK_ROOT / "_toc.yml").read_text())
+PAGES = [TOC["root"]] + [entry["file"] for entry in TOC.get("chapters", [])]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def page(entry: str) -> Path:
+    return Path(HTML) / f"{entry}.html"
+
+
+def executed_notebook(entry: str) -> Path:
+    return Path(HTML).parent / "jupyter_execute" / f"{entry}.ipynb"
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_every_toc_entry_has_a_page(entry):
+    assert page(entry).exists(), f"no page for {entry}"
+    assert (Path(HTML) / "index.html").exists()
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_no_error_output_on_any_page(entry):
+    text = page(entry).read_text()
+    for marker in ("Traceback (most recent call last)", "output traceback", "output stderr",
+                   "output error"):
+        assert marker not in text, f"{entry}: found {marker!r}"
+
+
+def _image_outputs(notebook: Path) -> int:
+    """Images a chapter displays (glued figures shown later count through their glue)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    count = 0
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "scrapbook" in output.get("metadata", {}):
+                continue  # glued: shown where a {glue:figure} refers to it
+            count += any(key.startswith("image/") for key in data)
+    return count
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_every_figure_a_chapter_draws_is_on_its_page(entry):
+    text = page(entry).read_text()
+    sources = re.findall(r'<img[^>]+src="([^"]+)"', text)
+    local = [s for s in sources if not s.startswith(("http:", "https:", "data:"))]
+    for source in local:
+        image = (page(entry).parent / source).resolve()
+        assert image.exists() and image.stat().st_size > 0, f"{entry}: missing image {source}"
+    notebook = executed_notebook(entry)
+    if notebook.exists():
+        drawn = _image_outputs(notebook)
+        glued = len(re.findall(r"\{glue:figure\}", (BOOK_ROOT / f"{entry}.md").read_text()))
+        assert len(local) >= drawn + glued, (f"{entry}: {drawn} figure outputs and {glued} glued "
+                                             f"figures, but {len(local)} images on the page")
+
+
+def _chromium() -> str:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert binary, "chromium is not installed (.ci/setup installs it with ATLASNB_NEED_BROWSER=1)"
+    return binary
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_page_loads_and_its_maths_is_typeset_in_chromium(entry):
+    static = page(entry).read_text()
+    n_math = len(re.findall(r'class="math notranslate nohighlight"', static))
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+             "--virtual-time-budget=15000", "--dump-dom", page(entry).resolve().as_uri()],
+            capture_output=True, text=True, timeout=180)
+    dom = result.stdout
+    assert "</html>" in dom, f"{entry}: Chromium returned no page ({result.stderr[-500:]})"
+    typeset = dom.count("<mjx-container")
+    assert typeset >= n_math, f"{entry}: {n_math} maths elements, {typeset} typeset by MathJax"
+    assert "math-error" not in dom and "merror" not in dom, f"{entry}: MathJax reported an error"
