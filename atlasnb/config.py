@@ -33,14 +33,14 @@ APPENDIX_A = {
 
 
 def table1_width(n_charts: int) -> int:
-    """h for ``n_charts`` charts: Table 1's value, else the value that keeps the
-    parameter count near the WAE-GAN's (interpolated on 1/sqrt(m))."""
+    """h for ``n_charts`` charts: Table 1's value, else the h whose parameter count is
+    closest to the WAE-GAN's (see :func:`atlasnb.models.matched_width`)."""
     _check_int("n_charts", n_charts, minimum=1)
     if n_charts in TABLE1_WIDTHS:
         return TABLE1_WIDTHS[n_charts]
-    # Between the tabulated values h falls roughly like 128 / sqrt(m) (h*h*m constant
-    # for the per-chart layers, which dominate); round to the nearest integer.
-    return max(2, round(128 / n_charts ** 0.5 * 1.07)) if n_charts > 1 else 128
+    from atlasnb.models import matched_width  # imports torch; only needed off-table
+
+    return matched_width(n_charts)
 
 
 def _check_int(name: str, value, minimum: int) -> None:
