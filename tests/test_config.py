@@ -23,7 +23,7 @@ def test_paper_preset_is_appendix_a_for_fashion_mnist():
 
 @pytest.mark.parametrize("m", sorted(TABLE1_WIDTHS))
 def test_smaller_scales_divide_table1_widths(m):
-    assert make_config("quick", "mnist", m).model_width == TABLE1_WIDTHS[m] // 4
+    assert make_config("quick", "mnist", m).model_width == TABLE1_WIDTHS[m] // 6
     assert make_config("smoke", "mnist", m).model_width == max(2, TABLE1_WIDTHS[m] // 16)
 
 
@@ -61,3 +61,15 @@ def test_unknown_scale_and_unknown_field():
         make_config("huge")
     with pytest.raises(ValueError, match=r"unknown config fields \['epoch'\]"):
         make_config("quick", epoch=3)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_smaller_scales_scale_appendix_a_learning_rates_and_keep_the_rest(dataset):
+    paper = make_config("paper", dataset, 8)
+    for scale in ("quick", "smoke"):
+        scaled = make_config(scale, dataset, 8)
+        assert scaled.lr / paper.lr == pytest.approx(scaled.lr_critic / paper.lr_critic)
+        assert scaled.lr > paper.lr
+        assert (scaled.batch_size, scaled.adam_betas, scaled.lam) == (
+            paper.batch_size, paper.adam_betas, paper.lam)
+    assert make_config("quick", dataset, 8, lr=1e-3).lr == 1e-3  # an override wins
