@@ -37,7 +37,7 @@ def _notebooks(args) -> int:
 def _sweep(args) -> int:
     from tqdm import tqdm
 
-    from atlasnb.chapters import BOOK_ROOT, run_chapter
+    from atlasnb.chapters import run_chapter
     from atlasnb.runs import run_path
 
     chapter = Path(args.book_root) / "book" / f"{SWEEP_CHAPTER}.md"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DATASETS = ("mnist", "fashion-mnist")
 SCALES = ("smoke", "quick", "paper")

@@ -1,6 +1,6 @@
 """Benchmark of Algorithm 1 (atlasnb.geodesics) on a quick-scale m = 8 model.
 
-Run: ``.venv/bin/python tests/benchmarks/bench_geodesics.py [--trained] [--n 2000]``.
+Run: ``.venv/bin/python tests/benchmarks/bench_geodesics.py [--untrained] [--n 2000]``.
 
 Prints, on 2 CPU threads, for N points, k = 20, n_steps = 15:
 
@@ -13,13 +13,11 @@ Prints, on 2 CPU threads, for N points, k = 20, n_steps = 15:
   nearest neighbours, which decodes their segments);
 - the time of the hop diameter (scipy.sparse.csgraph).
 
-The model: with ``--trained`` the quick run of ``atlasnb.runs.load_or_train``
-(trained if missing); else an untrained ``atlasnb.models.AtlasWAEGAN(8, h=12)``
-if that module exists; else a stand-in below with the same decoder layers. An
-untrained partition network is close to uniform, which would put every point in
-most charts; untrained models therefore get their partition standardised per
-chart and sharpened (softmax temperature) until the graph has about Table 1's
-1.27 nodes per point, so the decoding work matches a trained model's.
+The model: the book's quick-scale m = 8 run (``atlasnb.runs.load_or_train``,
+trained if missing). With ``--untrained``, an untrained model of the same widths;
+its nearly uniform psi would put every point in most charts, so its partition is
+standardised per chart and sharpened (softmax temperature) until the graph has
+about Table 1's 1.27 nodes per point, so the decoding work matches a trained model's.
 """
 
 from __future__ import annotations
@@ -28,59 +26,20 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.sparse import csgraph
-from torch import nn
 
 from atlasnb import geodesics
+from atlasnb.config import make_config
+from atlasnb.data import load_images
+from atlasnb.models import AtlasWAEGAN
+from atlasnb.runs import load_or_train
 
-os.environ.setdefault("ATLASNB_DATA", "/work/shared/data")
-
-
-class StandInAtlas(nn.Module):
-    """An untrained AGM with Appendix A's layers at width h (quick scale: h = 12)."""
-
-    def __init__(self, n_charts: int = 8, h: int = 12, latent_dim: int = 7):
-        super().__init__()
-        self.n_charts, self.latent_dim = n_charts, latent_dim
-
-        def block(conv, channels):
-            return [conv, nn.BatchNorm2d(channels), nn.SiLU()]
-
-        self.trunk = nn.Sequential(
-            *block(nn.Conv2d(1, h, 4, 2, 1, bias=False), h),
-            *block(nn.Conv2d(h, 2 * h, 4, 2, 1, bias=False), 2 * h),
-            *block(nn.Conv2d(2 * h, 4 * h, 4, 2, 1, bias=False), 4 * h))
-
-        def head(out):
-            return nn.Sequential(*block(nn.Conv2d(4 * h, 8 * h, 4, 2, 1, bias=False), 8 * h),
-                                 nn.Flatten(), nn.Linear(8 * h, out))
-
-        self.encoders = nn.ModuleList(head(latent_dim) for _ in range(n_charts))
-        self.partition_head = head(n_charts)
-        self.decoder_fc = nn.ModuleList(nn.Linear(latent_dim, 7 * 7 * 8 * h)
-                                        for _ in range(n_charts))
-        self.decoder_up = nn.ModuleList(
-            nn.Sequential(*block(nn.ConvTranspose2d(8 * h, 4 * h, 4, 2, 1), 4 * h))
-            for _ in range(n_charts))
-        self.decoder_shared = nn.Sequential(
-            *block(nn.ConvTranspose2d(4 * h, 2 * h, 4, 2, 1), 2 * h),
-            nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(2 * h, 1, 4, 1), nn.Sigmoid())
-        self.h = h
-
-    def partition(self, x):
-        return torch.softmax(self.partition_head(self.trunk(x)), dim=1)
-
-    def encode(self, x):
-        features = self.trunk(x)
-        return torch.stack([encoder(features) for encoder in self.encoders], dim=1)
-
-    def decode(self, z, y):
-        y = int(y)
-        hidden = self.decoder_fc[y](z).reshape(-1, 8 * self.h, 7, 7)
-        return self.decoder_shared(self.decoder_up[y](hidden))
+# The data beside the repository, as in .ci/setup, unless ATLASNB_DATA says otherwise.
+os.environ.setdefault("ATLASNB_DATA", str(Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 class SpreadPartition:
@@ -119,29 +78,19 @@ class SpreadPartition:
         return self.model.parameters()
 
 
-def load_model(trained: bool):
-    if trained:
-        from atlasnb.config import make_config
-        from atlasnb.runs import load_or_train
-        return load_or_train(make_config("quick", "mnist", 8)).model, "trained quick AtlasWAEGAN(8)"
-    try:
-        from atlasnb.models import AtlasWAEGAN
-        return AtlasWAEGAN(8, h=12), "untrained AtlasWAEGAN(8, h=12)"
-    except ImportError:
-        return StandInAtlas(8, h=12), "untrained stand-in with AtlasWAEGAN(8, h=12)'s layers"
+def load_model(untrained: bool):
+    """The quick-scale m = 8 AWAE-GAN of the book (trained if its run is missing), or
+    an untrained one with the same widths."""
+    config = make_config("quick", "mnist", 8)
+    if untrained:
+        return AtlasWAEGAN(8, h=config.model_width), f"untrained AtlasWAEGAN(8, h={config.model_width})"
+    return load_or_train(config).model, f"trained quick AtlasWAEGAN(8, h={config.model_width})"
 
 
 def load_data(n: int):
-    try:
-        from atlasnb.data import load_images
-        train, _ = load_images("mnist", "train", limit=n, seed=0)
-        test, _ = load_images("mnist", "test", limit=20, seed=1)
-        return train, test, "MNIST"
-    except Exception as error:  # data module or files not there yet
-        generator = torch.Generator().manual_seed(0)
-        print(f"(MNIST unavailable: {error!r}; using random images)")
-        return (torch.rand(n, 1, 28, 28, generator=generator),
-                torch.rand(20, 1, 28, 28, generator=generator), "random images")
+    train, _ = load_images("mnist", "train", limit=n, seed=0)
+    test, _ = load_images("mnist", "test", limit=20, seed=1)
+    return train, test, "MNIST"
 
 
 def spread_partition(model, x, eps: float, nodes_per_point: float = 1.27) -> SpreadPartition:
@@ -173,7 +122,7 @@ def decode_floor(model, n_points: int, batch_size: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trained", action="store_true")
+    parser.add_argument("--untrained", action="store_true")
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--n-steps", type=int, default=15)
@@ -182,10 +131,10 @@ def main() -> int:
     torch.set_num_threads(2)
     torch.manual_seed(0)
 
-    model, what = load_model(args.trained)
+    model, what = load_model(args.untrained)
     x, test, data = load_data(args.n)
     eps = geodesics.default_eps(model.n_charts)
-    if not args.trained:
+    if args.untrained:
         model = spread_partition(model, x, eps)
         what += f", psi spread over charts and sharpened (temperature {model.temperature:.3g})"
     print(f"model: {what}; data: {args.n} {data} points; k={args.k}, "
