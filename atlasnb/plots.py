@@ -86,23 +86,6 @@ def confidence_figure(confidence: np.ndarray, n_charts: int, title: str = "") ->
     return figure
 
 
-def path_length_figure(lengths: dict[str, Sequence[float]], title: str = "") -> plt.Figure:
-    """Figure 3a: the distribution of geodesic lengths, one box per model."""
-    use_style()
-    names = list(lengths)
-    figure, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 3))
-    parts = ax.violinplot([np.asarray(lengths[n]) for n in names], showmedians=True)
-    for name, body in zip(names, parts["bodies"]):
-        body.set_facecolor(COLOURS["WAE-GAN" if name.startswith("WAE") else "AWAE-GAN"])
-        body.set_alpha(0.6)
-    ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
-    ax.set_ylabel("geodesic length (eq. 10)")
-    if title:
-        ax.set_title(title)
-    figure.tight_layout()
-    return figure
-
-
 def interpolation_figure(rows: Sequence[tuple[str, object, Sequence[str] | None]],
                          title: str = "") -> plt.Figure:
     """Figure 3b: interpolation rows; each row is (name, images (n, ...), labels or None).
@@ -130,4 +113,102 @@ def interpolation_figure(rows: Sequence[tuple[str, object, Sequence[str] | None]
     if title:
         figure.suptitle(title)
     figure.tight_layout(pad=0.3, h_pad=0.2, w_pad=0.1)
+    return figure
+
+
+def _family(name: str) -> str:
+    return "WAE-GAN" if name.startswith("WAE") else "AWAE-GAN"
+
+
+def geodesic_lengths_figure(panels: dict[str, dict[str, Sequence[float]]],
+                            title: str = "", ylabel: str = "geodesic length (eq. 10)"
+                            ) -> plt.Figure:
+    """Figure 3a: geodesic lengths of the test pairs, one panel per data set and one
+    box (with the single lengths as dots) per model.
+
+    ``panels`` maps a panel title to {model name: lengths}. NaN lengths (pairs
+    that the graph does not join) are left out of the box and counted under the
+    model's name.
+    """
+    use_style()
+    figure, axes = plt.subplots(1, len(panels), squeeze=False,
+                                figsize=(max(3.0, 0.9 * max(map(len, panels.values())) + 1.2)
+                                         * len(panels), 3.2))
+    rng = np.random.default_rng(0)
+    for ax, (panel, lengths) in zip(axes.flat, panels.items()):
+        names = list(lengths)
+        ticks = []
+        for i, name in enumerate(names, start=1):
+            values = np.asarray(lengths[name], dtype=float)
+            finite = values[np.isfinite(values)]
+            colour = COLOURS[_family(name)]
+            if len(finite):
+                box = ax.boxplot(finite, positions=[i], widths=0.6, showfliers=False,
+                                 patch_artist=True, medianprops={"color": "black"})
+                box["boxes"][0].set(facecolor=colour, alpha=0.45)
+                ax.plot(i + rng.uniform(-0.18, 0.18, len(finite)), finite, ".",
+                        color=colour, markersize=3, alpha=0.8)
+            failed = len(values) - len(finite)
+            ticks.append(name if not failed else f"{name}\n({failed} failed)")
+        ax.set_xticks(range(1, len(names) + 1), ticks, fontsize=8)
+        ax.set_xlim(0.4, len(names) + 0.6)
+        ax.set_title(panel)
+    axes[0, 0].set_ylabel(ylabel)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def interpolation_panels_figure(panels: dict[str, Sequence[tuple[str, object,
+                                                                   Sequence[str] | None]]],
+                                title: str = "") -> plt.Figure:
+    """Figure 3b for several data sets: one block of interpolation rows per panel,
+    each row as in :func:`interpolation_figure` (name, images, labels or None).
+    Panels without rows are left out."""
+    use_style()
+    panels = {name: rows for name, rows in panels.items() if rows}
+    if not panels:  # nothing to show: say so rather than fail
+        figure, ax = plt.subplots(figsize=(5, 1.2))
+        ax.text(0.5, 0.5, "no interpolation to show", ha="center", va="center")
+        ax.axis("off")
+        if title:
+            ax.set_title(title)
+        return figure
+    n_rows = sum(len(rows) for rows in panels.values())
+    n_columns = max(len(_as_numpy_images(images)) for rows in panels.values()
+                    for _, images, _ in rows)
+    row_height, header = 0.95, 0.35
+    height = row_height * n_rows + header * len(panels) + (0.3 if title else 0.1)
+    width = 0.75 * n_columns + 1.6
+    figure = plt.figure(figsize=(width, height))
+    grid = figure.add_gridspec(len(panels), 1,
+                               height_ratios=[row_height * len(r) + header
+                                              for r in panels.values()],
+                               left=1.5 / width, right=0.99, bottom=0.02,
+                               top=1 - (0.3 if title else 0.05) / height)
+    for block, (panel, rows) in enumerate(panels.items()):
+        inner = grid[block].subgridspec(
+            len(rows) + 1, n_columns, height_ratios=[header] + [row_height] * len(rows),
+            wspace=0.05, hspace=0.35)
+        heading = figure.add_subplot(inner[0, :])
+        heading.axis("off")
+        heading.text(0.5, 0.2, panel, ha="center", va="bottom", fontsize=10,
+                     transform=heading.transAxes)
+        for r, (name, images, labels) in enumerate(rows, start=1):
+            images = _as_numpy_images(images)
+            for i in range(n_columns):
+                ax = figure.add_subplot(inner[r, i])
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                if i < len(images):
+                    ax.imshow(images[i], vmin=0, vmax=1)
+                    if labels is not None:
+                        ax.set_xlabel(labels[i], fontsize=7, labelpad=1)
+                if i == 0:
+                    ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        figure.suptitle(title, y=1 - 0.05 / height, va="top")
     return figure

@@ -1,0 +1,332 @@
+"""The geodesic experiments of section 4: graphs, path lengths and interpolations,
+computed once per trained model and kept in its run folder.
+
+Used by {ref}`sec-graph-geodesics` and {ref}`sec-experiments`. The settings of
+the paper are N = 2000 data points, k = 20 neighbours, n = 15 steps of eq. (10)
+and 100 random test pairs; smaller scales use fewer points, never another
+algorithm.
+
+- :func:`geodesic_experiment`: one model's graph, path lengths and interpolations;
+- :func:`collect`: every model of a grid of data sets and chart counts, as tables;
+- :func:`table1`: Table 1 with the paper's value beside ours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from atlasnb import geodesics, paper, runs
+from atlasnb.config import make_config
+from atlasnb.data import load_images
+from atlasnb.runs import Run, atomic_torch_save, atomic_write_json
+
+#: Bumped whenever the layout of the cached ``geodesics-<key>`` files changes, so
+#: that an old cache is never read as a new one.
+RESULT_VERSION = 2
+#: How the book names each data set in titles and tables.
+DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """Algorithm 1's parameters in an experiment (eps None: the package default)."""
+
+    n_points: int = 2000
+    k: int = 20
+    n_steps: int = 15
+    eps: float | None = None
+    n_pairs: int = 100
+    n_interpolations: int = 4
+    interpolation_points: int = 10
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("n_points", "k", "n_steps", "n_pairs", "interpolation_points"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("n_interpolations", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        if self.eps is not None and (isinstance(self.eps, bool) or not 0 <= self.eps < 1):
+            raise ValueError(f"eps must be None or a number in [0, 1), got {self.eps!r}")
+        if self.n_interpolations > self.n_pairs:
+            raise ValueError(f"n_interpolations ({self.n_interpolations}) must be at most "
+                             f"n_pairs ({self.n_pairs})")
+
+    def key(self, part: str) -> str:
+        """A short hash naming a cache file: ``part`` "graph" hashes only the fields
+        the graph depends on; "all" hashes every field and the result layout."""
+        if part not in ("graph", "all"):
+            raise ValueError(f"part must be 'graph' or 'all', got {part!r}")
+        fields = dataclasses.asdict(self)
+        if part == "graph":
+            fields = {name: fields[name] for name in ("n_points", "k", "n_steps", "eps", "seed")}
+        else:
+            fields["version"] = RESULT_VERSION
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
+
+
+#: Graph settings of each scale (section 4 of the paper at ``paper``).
+GRAPH_SCALES = {
+    "paper": GraphSettings(),
+    "quick": GraphSettings(n_points=1000),
+    "smoke": GraphSettings(n_points=120, k=6, n_pairs=6, n_interpolations=2,
+                           interpolation_points=6),
+}
+
+
+def graph_settings(scale: str, **overrides) -> GraphSettings:
+    """The graph settings of ``scale``, with overrides."""
+    if scale not in GRAPH_SCALES:
+        raise ValueError(f"scale must be one of {tuple(GRAPH_SCALES)}, got {scale!r}")
+    return dataclasses.replace(GRAPH_SCALES[scale], **overrides)
+
+
+def graph_points(dataset: str, settings: GraphSettings) -> torch.Tensor:
+    """The N training images Algorithm 1 encodes (the same for every model)."""
+    images, _ = load_images(dataset, "train", limit=settings.n_points, seed=settings.seed)
+    return images
+
+
+def test_pairs(dataset: str, settings: GraphSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n_pairs`` start and end images from the test set (the same for every model)."""
+    images, _ = load_images(dataset, "test", limit=2 * settings.n_pairs, seed=settings.seed + 1)
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(settings.seed))
+    images = images[order]
+    return images[: settings.n_pairs], images[settings.n_pairs:]
+
+
+def load_or_build_graph(run: Run, settings: GraphSettings, progress: bool = True):
+    """The graph of Algorithm 1 for ``run``'s model, built once and kept in the run
+    folder. Returns (graph, statistics) with the build time in the statistics."""
+    path = run.path / f"graph-{settings.key('graph')}.pt"
+    if path.exists():
+        saved = torch.load(path, weights_only=False)
+        graph, statistics = saved["graph"], saved["statistics"]
+        graph.model = run.model
+        return graph, statistics
+    x = graph_points(run.config.dataset, settings)
+    started = time.perf_counter()
+    graph = geodesics.build_atlas_graph(run.model, x, k=settings.k, eps=settings.eps,
+                                        n_steps=settings.n_steps, progress=progress)
+    build_seconds = time.perf_counter() - started
+    statistics = geodesics.graph_statistics(graph)
+    statistics.update(build_seconds=build_seconds, decoded_points=graph.n_decoded,
+                      eps=graph.eps, k=graph.k, n_steps=graph.n_steps, n_points=len(x))
+    graph.model = None  # the model lives in the run folder already
+    atomic_torch_save(path, {"graph": graph, "statistics": statistics,
+                             "settings": dataclasses.asdict(settings)})
+    graph.model = run.model
+    return graph, statistics
+
+
+def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True) -> dict:
+    """Table 1's graph numbers, Figure 3a's path lengths and Figure 3b's interpolations
+    for one model, cached in ``geodesics-<key>.json`` / ``.pt`` in the run folder.
+
+    Every one of the ``n_pairs`` test pairs of :func:`test_pairs` is joined by
+    :func:`atlasnb.geodesics.shortest_path`. Returns a dict with
+
+    - ``statistics``: the graph's numbers (:func:`atlasnb.geodesics.graph_statistics`,
+      with the build time, the points decoded and eps);
+    - ``lengths``: one path length per pair, NaN where the two end points fell in
+      different connected components (``failed_pairs`` lists those pairs);
+    - ``end_distances``: the straight-line distance between the two decoded end
+      images of each path (NaN for a failed pair), a lower bound of its length;
+    - ``chart_changes``: the cross-chart segments of each path (-1 for a failed pair);
+    - ``interpolations``: for each of the first ``n_interpolations`` pairs that
+      has a path, a dict with ``pair`` (its index), ``images``
+      (``interpolation_points`` decoded images), ``labels`` (the chart of each, from
+      1, 'i/j' on a chart change) and ``charts`` (from 0). Every model gets the same
+      pairs, so Figure 3b can set models side by side.
+
+    Used in {ref}`sec-experiments`.
+    """
+    json_path = run.path / f"geodesics-{settings.key('all')}.json"
+    images_path = json_path.with_suffix(".pt")
+    if json_path.exists() and images_path.exists():
+        result = json.loads(json_path.read_text())
+        result["interpolations"] = torch.load(images_path, weights_only=False)
+        return result
+    graph, statistics = load_or_build_graph(run, settings, progress)
+    starts, ends = test_pairs(run.config.dataset, settings)
+    lengths, distances, changes, failed, interpolations = [], [], [], [], []
+    for i, (start, end) in enumerate(zip(starts, ends)):
+        try:
+            path = geodesics.shortest_path(graph, start, end)
+        except geodesics.DisconnectedGraphError:
+            lengths.append(float("nan"))
+            distances.append(float("nan"))
+            changes.append(-1)
+            failed.append(i)
+            continue
+        lengths.append(float(path.length))
+        distances.append(float((path.images[0].double() - path.images[-1].double()).norm()))
+        changes.append(int(path.cross.sum()))
+        if i < settings.n_interpolations:
+            steps = geodesics.interpolate(graph, path, settings.interpolation_points)
+            interpolations.append({"pair": i, "images": steps.images.cpu(),
+                                   "labels": list(steps.labels),
+                                   "charts": [int(y) for y in steps.charts]})
+    result = {"statistics": statistics, "lengths": lengths, "end_distances": distances,
+              "chart_changes": changes, "failed_pairs": failed,
+              "settings": dataclasses.asdict(settings), "model": run.config.model_name,
+              "run": str(run.path), "version": RESULT_VERSION}
+    atomic_torch_save(images_path, interpolations)
+    atomic_write_json(json_path, result)
+    result["interpolations"] = interpolations
+    return result
+
+
+@dataclass
+class Collection:
+    """The numbers of section 4 for a grid of data sets and chart counts.
+
+    Attributes
+    ----------
+    summary: one row per model, indexed by (dataset, n_charts): its test metrics
+        (:func:`atlasnb.metrics.evaluate`), graph statistics and path summary.
+    lengths: one row per model and test pair (tidy): ``dataset``, ``n_charts``,
+        ``model``, ``pair``, ``length`` (NaN for a failed pair), ``end_distance``,
+        ``chart_changes``.
+    interpolations: (dataset, n_charts) -> the model's stored interpolations
+        (see :func:`geodesic_experiment`).
+    settings: the graph settings used.
+    """
+
+    summary: pd.DataFrame
+    lengths: pd.DataFrame
+    interpolations: dict
+    settings: GraphSettings
+
+
+def summary_row(run: Run, result: dict) -> dict:
+    """One model's row of :attr:`Collection.summary`, from its run and experiment."""
+    statistics, metrics = result["statistics"], run.metrics
+    lengths = np.asarray(result["lengths"], dtype=float)
+    solved = np.isfinite(lengths)
+    return {
+        "dataset": run.config.dataset, "n_charts": run.config.n_charts,
+        "model": run.config.model_name, "width": metrics["width"],
+        "latent_dim": metrics["latent_dim"], "parameters": metrics["parameters"],
+        "reconstruction_error": metrics["reconstruction_error"],
+        "confidence_median": metrics["confidence_median"],
+        "charts_per_label_median": float(np.median(metrics["charts_per_label"])),
+        "n_points": statistics["n_points"], "eps": statistics["eps"],
+        "nodes": statistics["nodes"], "edges": statistics["edges"],
+        "cross_chart_edges": statistics["cross_chart_edges"],
+        "components": statistics["components"],
+        "largest_component": statistics["largest_component"],
+        "hop_diameter": statistics["hop_diameter"],
+        "build_seconds": statistics["build_seconds"],
+        "pairs": len(lengths), "failed_pairs": int((~solved).sum()),
+        "length_median": float(np.median(lengths[solved])) if solved.any() else float("nan"),
+        "run": str(run.path),
+    }
+
+
+def collect(scale: str, datasets, chart_counts, seed: int = 0,
+            settings: GraphSettings | None = None, progress: bool = False,
+            **config_overrides) -> Collection:
+    """Load (or train, if missing) the model of every data set and chart count, run
+    :func:`geodesic_experiment` on it, and gather the results.
+
+    Models come from :func:`atlasnb.runs.load_or_train` with
+    ``make_config(scale, dataset, n_charts=m, seed=seed, **config_overrides)``, so
+    models trained by other chapters or a sweep are reused, never retrained.
+    ``settings`` defaults to :func:`graph_settings` of ``scale``.
+    Used in {ref}`sec-experiments`.
+    """
+    settings = settings if settings is not None else graph_settings(scale)
+    rows, length_rows, interpolations = [], [], {}
+    for dataset in datasets:
+        for m in chart_counts:
+            config = make_config(scale, dataset, n_charts=m, seed=seed, **config_overrides)
+            run = runs.load_or_train(config, progress=progress)
+            result = geodesic_experiment(run, settings, progress=progress)
+            rows.append(summary_row(run, result))
+            for pair, (length, distance, change) in enumerate(zip(
+                    result["lengths"], result["end_distances"], result["chart_changes"])):
+                length_rows.append({"dataset": dataset, "n_charts": m,
+                                    "model": config.model_name, "pair": pair,
+                                    "length": length, "end_distance": distance,
+                                    "chart_changes": change})
+            interpolations[dataset, m] = result["interpolations"]
+    summary = pd.DataFrame(rows).set_index(["dataset", "n_charts"])
+    return Collection(summary, pd.DataFrame(length_rows), interpolations, settings)
+
+
+#: Table 1's rows: (our row name, the column of :attr:`Collection.summary`, the
+#: row of :data:`atlasnb.paper.TABLE1`), "/ N" rows divided by the number of points.
+TABLE1_ROWS = (
+    ("continuous dimension", "latent_dim", "continuous dimension"),
+    ("trainable parameters", "parameters", "trainable parameters"),
+    ("reconstruction error", "reconstruction_error", "reconstruction error"),
+    ("graph nodes", "nodes", "graph nodes"),
+    ("graph nodes / N", "nodes", "graph nodes"),
+    ("graph edges", "edges", "graph edges"),
+    ("graph edges / N", "edges", "graph edges"),
+    ("graph diameter", "hop_diameter", "graph diameter"),
+)
+#: How each row of Table 1 is printed.
+TABLE1_FORMATS = {"continuous dimension": "{:.0f}", "trainable parameters": "{:,.0f}",
+                  "reconstruction error": "{:.4f}", "graph nodes": "{:,.0f}",
+                  "graph nodes / N": "{:.3f}", "graph edges": "{:,.0f}",
+                  "graph edges / N": "{:.2f}", "graph diameter": "{:.0f}"}
+
+
+def column_name(n_charts: int) -> str:
+    """Table 1's column heading: "WAE-GAN" for one chart, else "m = <n_charts>"."""
+    return "WAE-GAN" if n_charts == 1 else f"m = {n_charts}"
+
+
+def table1(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Table 1 for ``dataset``: our value and the paper's for every row and model.
+
+    Rows are a MultiIndex (quantity, "ours" / "paper"); columns are the models in
+    ``summary`` ("WAE-GAN", "m = 2", ...). The "/ N" rows divide by the number of
+    data points in the graph (ours: the ``n_points`` of the run, the paper's:
+    2000), so that graphs built from different N compare fairly. The paper's
+    values are NaN for chart counts it did not report.
+    """
+    models = summary.loc[dataset].sort_index()
+    paper_n = paper.GRAPH_SETTINGS["n_points"]
+    table = {}
+    for name, column, paper_row in TABLE1_ROWS:
+        per_n = name.endswith("/ N")
+        ours = models[column] / models["n_points"] if per_n else models[column]
+        theirs = []
+        for m in models.index:
+            value = paper.table1_value(paper_row, int(m), dataset)
+            theirs.append(np.nan if value is None else value / paper_n if per_n else value)
+        table[name, "ours"] = ours.astype(float).to_numpy()
+        table[name, "paper"] = np.asarray(theirs, dtype=float)
+    frame = pd.DataFrame(table, index=[column_name(int(m)) for m in models.index]).T
+    frame.index.names = ["quantity", "source"]
+    frame.columns.name = "model"
+    return frame
+
+
+def format_table1(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`table1` as strings, each row in its own format ("–" where missing)."""
+    formatted = table.copy().astype(object)
+    for (quantity, source), row in table.iterrows():
+        formatted.loc[(quantity, source)] = [
+            "–" if not np.isfinite(v) else TABLE1_FORMATS[quantity].format(v) for v in row]
+    return formatted
+
+
+def finite(values) -> np.ndarray:
+    """The finite entries of ``values`` as an array (drops failed pairs)."""
+    array = np.asarray(values, dtype=float)
+    return array[np.isfinite(array)]
