@@ -79,7 +79,7 @@ class GraphSettings:
 #: Graph settings of each scale (section 4 of the paper at ``paper``).
 GRAPH_SCALES = {
     "paper": GraphSettings(),
-    "quick": GraphSettings(n_points=1000),
+    "quick": GraphSettings(n_points=1000, n_pairs=50),
     "smoke": GraphSettings(n_points=120, k=6, n_pairs=6, n_interpolations=2,
                            interpolation_points=6),
 }
