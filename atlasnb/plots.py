@@ -86,6 +86,18 @@ def confidence_figure(confidence: np.ndarray, n_charts: int, title: str = "") ->
     return figure
 
 
+def _image_cell(ax, images, labels, i: int) -> None:
+    """One frameless cell of an image row: image ``i`` with its label below, if any."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if i < len(images):
+        ax.imshow(images[i], vmin=0, vmax=1)
+        if labels is not None:
+            ax.set_xlabel(labels[i], fontsize=7, labelpad=1)
+
+
 def interpolation_figure(rows: Sequence[tuple[str, object, Sequence[str] | None]],
                          title: str = "") -> plt.Figure:
     """Figure 3b: interpolation rows; each row is (name, images (n, ...), labels or None).
@@ -100,15 +112,7 @@ def interpolation_figure(rows: Sequence[tuple[str, object, Sequence[str] | None]
     for r, (name, images, labels) in enumerate(rows):
         images = _as_numpy_images(images)
         for i in range(n):
-            ax = axes[r, i]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if i < len(images):
-                ax.imshow(images[i], vmin=0, vmax=1)
-                if labels is not None:
-                    ax.set_xlabel(labels[i], fontsize=7, labelpad=1)
+            _image_cell(axes[r, i], images, labels, i)
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
     if title:
         figure.suptitle(title)
@@ -199,14 +203,7 @@ def interpolation_panels_figure(panels: dict[str, Sequence[tuple[str, object,
             images = _as_numpy_images(images)
             for i in range(n_columns):
                 ax = figure.add_subplot(inner[r, i])
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for spine in ax.spines.values():
-                    spine.set_visible(False)
-                if i < len(images):
-                    ax.imshow(images[i], vmin=0, vmax=1)
-                    if labels is not None:
-                        ax.set_xlabel(labels[i], fontsize=7, labelpad=1)
+                _image_cell(ax, images, labels, i)
                 if i == 0:
                     ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
     if title:
