@@ -98,4 +98,13 @@ def test_page_loads_and_its_maths_is_typeset_in_chromium(entry):
     assert "</html>" in dom, f"{entry}: Chromium returned no page ({result.stderr[-500:]})"
     typeset = dom.count("<mjx-container")
     assert typeset >= n_math, f"{entry}: {n_math} maths elements, {typeset} typeset by MathJax"
-    assert "math-error" not in dom and "merror" not in dom, f"{entry}: MathJax reported an error"
+    # An expression MathJax cannot parse becomes an <merror> node carrying the message (the
+    # stylesheet also names merror, so look for the node itself); an undefined macro is
+    # typeset as its own name in red.
+    errors = re.findall(r'data-mjx-error="([^"]*)"', dom)
+    error_nodes = len(re.findall(r'<[^>]+data-mml-node="merror"', dom))
+    undefined = re.findall(r'<mtext mathcolor="red">([^<]*)</mtext>', dom)
+    assert not errors and not error_nodes, (
+        f"{entry}: MathJax could not typeset {max(len(errors), error_nodes)} expression(s): "
+        f"{sorted(set(errors))[:5]}")
+    assert not undefined, f"{entry}: undefined TeX macros {sorted(set(undefined))}"
