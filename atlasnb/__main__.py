@@ -22,7 +22,7 @@ SWEEP_CHAPTER = "atlas_wae_gan"
 def _notebooks(args) -> int:
     import nbformat
 
-    from atlasnb.chapters import chapter_paths, to_notebook
+    from atlasnb.book.chapters import chapter_paths, to_notebook
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -37,7 +37,7 @@ def _notebooks(args) -> int:
 def _sweep(args) -> int:
     from tqdm import tqdm
 
-    from atlasnb.chapters import run_chapter
+    from atlasnb.book.chapters import run_chapter
     from atlasnb.runs import run_path
 
     chapter = Path(args.book_root) / "book" / f"{SWEEP_CHAPTER}.md"
@@ -73,7 +73,7 @@ def _sweep(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from atlasnb.chapters import BOOK_ROOT
+    from atlasnb.book.chapters import BOOK_ROOT
 
     parser = argparse.ArgumentParser(prog="python -m atlasnb", description=__doc__.split("\n")[0])
     parser.add_argument("--book-root", default=str(BOOK_ROOT),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from atlasnb.chapters import BOOK_ROOT
+from atlasnb.book.chapters import BOOK_ROOT
 
 HTML = os.environ.get("ATLASNB_BOOK_HTML")
 pytestmark = pytest.mark.skipif(not HTML, reason="ATLASNB_BOOK_HTML is not set (no built book)")

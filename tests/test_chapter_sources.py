@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from atlasnb.chapters import BOOK_ROOT, chapter_paths
+from atlasnb.book.chapters import BOOK_ROOT, chapter_paths
 
 CHAPTERS = chapter_paths()
 PAGES = sorted((BOOK_ROOT / "book").glob("*.md"))

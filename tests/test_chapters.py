@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from atlasnb.chapters import BOOK_ROOT, chapter_paths, to_notebook
+from atlasnb.book.chapters import BOOK_ROOT, chapter_paths, to_notebook
 
 CHAPTERS = chapter_paths()
 

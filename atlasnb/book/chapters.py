@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-BOOK_ROOT = Path(__file__).resolve().parents[1]
+BOOK_ROOT = Path(__file__).resolve().parents[2]
 
 
 def chapter_paths(book_root: str | os.PathLike = BOOK_ROOT) -> list[Path]:
