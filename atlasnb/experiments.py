@@ -267,7 +267,7 @@ def collect(scale: str, datasets, chart_counts, seed: int = 0,
 
 
 #: Table 1's rows: (our row name, the column of :attr:`Collection.summary`, the
-#: row of :data:`atlasnb.paper.TABLE1`), "/ N" rows divided by the number of points.
+#: row of ``atlasnb.paper.TABLE1``), "/ N" rows divided by the number of points.
 TABLE1_ROWS = (
     ("continuous dimension", "latent_dim", "continuous dimension"),
     ("trainable parameters", "parameters", "trainable parameters"),

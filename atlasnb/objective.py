@@ -81,10 +81,11 @@ def _critic_logits(critic, z_prior: torch.Tensor, z_all: torch.Tensor):
 
 def autoencoder_loss(model, critic, x: torch.Tensor, lam: float = LAM,
                      generator: torch.Generator | None = None):
-    """The encoder/partition/decoder loss of eq. (6): (loss, parts).
+    """The encoder/partition/decoder loss of eq. (6): (loss, parts)::
 
-    loss = E_x sum_y psi_y c(x, G_y F_y x)
-           + lam * (E_x sum_y psi_y [-log D_y(F_y x)] + KL(mean psi || Uniform)).
+        loss = E_x sum_y psi_y c(x, G_y F_y x)
+               + lam * (E_x sum_y psi_y [-log D_y(F_y x)] + KL(mean psi || Uniform)).
+
     ``parts`` holds floats: ``reconstruction``, ``adversarial``, ``chart_kl``,
     ``loss``. The backward pass also leaves gradients on the critic: step only
     the model's optimiser and zero the critic's gradients before its own step.

@@ -23,7 +23,7 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 :mod:`~atlasnb.geodesics.graph` (Algorithm 1's graph),
 :mod:`~atlasnb.geodesics.statistics` (Table 1's numbers),
 :mod:`~atlasnb.geodesics.search` (end points and A*) and
-:mod:`~atlasnb.geodesics.interpolate` (Figure 3b's points). The public names are
+``atlasnb/geodesics/interpolate.py`` (Figure 3b's points). The public names are
 importable from here.
 """
 
