@@ -3,10 +3,10 @@
 Described in {ref}`sec-intro-running`. papermill injects ``-p name value`` as a cell of
 plain assignments after a chapter's ``parameters`` cell, whatever the name: a misspelt
 ``-p n_chart 4`` would define a new variable and leave ``n_charts`` at its default.
-The cell after the parameters cell therefore calls :func:`check` with the names the
+The cell after the parameters cell therefore calls :func:`check_parameters` with the names the
 chapter declares, and a name it does not declare stops the chapter::
 
-    parameters.check(globals(), ["scale", "dataset", "n_charts", "seed"])
+    check_parameters(globals(), ["scale", "dataset", "n_charts", "seed"])
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _imported(name: str, value: object) -> bool:
     return False
 
 
-def check(namespace: Mapping[str, object], declared: Iterable[str]) -> None:
+def check_parameters(namespace: Mapping[str, object], declared: Iterable[str]) -> None:
     """Fail, naming it, on a parameter in ``namespace`` that the chapter does not declare,
     and on a ``scale`` that is not one of ``atlasnb.config.SCALES``.
 
