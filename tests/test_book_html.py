@@ -1,10 +1,13 @@
-"""The rendered book: a page per chapter, no error output, every figure present, and
-maths typeset by the bundled MathJax in headless Chromium.
+"""The rendered book: a page per chapter, no error output, no warning the code emits
+beyond a short list of expected ones, every figure present, every reference to the
+package linked to the API page, and maths typeset by the bundled MathJax in headless
+Chromium.
 
 Runs when ``ATLASNB_BOOK_HTML`` names a built book's HTML folder (``.ci/test`` builds
 one at smoke scale and sets it); skipped otherwise.
 """
 
+import html
 import json
 import os
 import re
@@ -45,9 +48,63 @@ def test_every_toc_entry_has_a_page(entry):
 @pytest.mark.parametrize("entry", PAGES)
 def test_no_error_output_on_any_page(entry):
     text = page(entry).read_text()
-    for marker in ("Traceback (most recent call last)", "output traceback", "output stderr",
-                   "output error"):
+    for marker in ("Traceback (most recent call last)", "output traceback", "output error"):
         assert marker not in text, f"{entry}: found {marker!r}"
+
+
+#: Warnings a chapter may show on its page (stderr is shown, not removed): (pattern, why).
+EXPECTED_WARNINGS = [
+    (r"TqdmWarning: IProgress not found",
+     "tqdm.auto falls back to text progress bars in a kernel without ipywidgets"),
+]
+
+
+def stderr_outputs(text: str) -> list[str]:
+    """The text of every stderr output on a rendered page."""
+    blocks = re.findall(r'<div class="output stderr[^"]*">\s*<div class="highlight"><pre>(.*?)</pre>',
+                        text, re.DOTALL)
+    return [html.unescape(re.sub(r"<[^>]+>", "", block)) for block in blocks]
+
+
+def unexpected_warnings(outputs: list[str]) -> list[str]:
+    """The lines naming a warning or an error that no expected pattern covers."""
+    lines = [line.strip() for output in outputs for line in output.splitlines()]
+    return [line for line in lines if re.search(r"Warning|Error|warn", line)
+            and not any(re.search(pattern, line) for pattern, _ in EXPECTED_WARNINGS)]
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_no_unexpected_warning_on_any_page(entry):
+    unexpected = unexpected_warnings(stderr_outputs(page(entry).read_text()))
+    assert not unexpected, f"{entry}: unexpected warnings shown: {unexpected[:5]}"
+
+
+def test_the_warning_check_catches_a_warning_shown_on_a_page():
+    text = ('<div class="output stderr highlight-myst-ansi notranslate"><div class="highlight">'
+            '<pre><span></span>x.py:3: UserWarning: 2 points lie in no chart\n  warn()\n'
+            '</pre></div></div>')
+    assert unexpected_warnings(stderr_outputs(text)) == [
+        "x.py:3: UserWarning: 2 points lie in no chart", "warn()"]
+
+
+def test_the_api_page_documents_the_package():
+    text = page("book/api").read_text()
+    for name in ("atlasnb.agm.AGM", "atlasnb.geodesics.build_atlas_graph",
+                 "atlasnb.geodesics.curve_length", "atlasnb.objective.autoencoder_loss",
+                 "atlasnb.book.parameters.check_parameters"):
+        assert f'id="{name}"' in text, f"the API page does not document {name}"
+    assert not re.search(r"\{(ref|cite|func|class|mod)\}`", text), "raw MyST roles on the API page"
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_every_reference_to_the_package_links_to_the_api_page(entry):
+    text = page(entry).read_text()
+    references = re.findall(r'(<a class="reference internal" href="([^"]*)"[^>]*>)?'
+                            r'<code class="xref py', text)
+    unlinked = sum(1 for anchor, _ in references if not anchor)
+    assert not unlinked, f"{entry}: {unlinked} references to the package are plain text"
+    if entry != "book/api":
+        assert all("api.html#atlasnb" in href for _, href in references)
 
 
 def _image_outputs(notebook: Path) -> int:

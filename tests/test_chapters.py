@@ -1,15 +1,20 @@
-"""The chapters as notebooks: the book's structure, papermill parameters, and that a
-raising cell fails both nbval and the book build's configuration."""
+"""The chapters as notebooks: the book's structure, papermill parameters (injected values
+take effect, unknown ones stop the chapter), and that a raising cell fails both nbval and
+the book build's configuration."""
 
+import ast
+import re
 import subprocess
 import sys
 import textwrap
 
 import nbformat
+import papermill
 import pytest
 import yaml
 
 from atlasnb.book.chapters import BOOK_ROOT, chapter_paths, to_notebook
+from atlasnb.book.parameters import UnknownParameterError, check_parameters, unknown
 
 CHAPTERS = chapter_paths()
 
@@ -86,3 +91,98 @@ def test_the_book_build_fails_on_a_raising_cell():
     assert config["execute"]["execute_notebooks"] in ("cache", "force", "auto")
     assert config["execute"]["allow_errors"] is False
     assert config["sphinx"]["config"]["nb_execution_raise_on_error"] is True
+
+
+# Parameters: injected values take effect, unknown ones stop the chapter ---------------
+
+def _settings_cells(notebook):
+    """The imports cell, the parameters cell, papermill's injected cell if any, and the
+    cell after them that checks the parameters and derives the scale's values."""
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    tags = [cell.metadata.get("tags", []) for cell in code]
+    last = max(i for i, t in enumerate(tags) if "parameters" in t or "injected-parameters" in t)
+    return code[:last + 2]
+
+
+def _declared(notebook) -> list[str]:
+    parameters = next(cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", []))
+    return [target.id for node in ast.parse(parameters.source).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)]
+
+
+def _run_settings(chapter, parameters):
+    """Execute only the settings cells (no training) with ``parameters`` injected."""
+    namespace = {}
+    for cell in _settings_cells(to_notebook(chapter, parameters)):
+        exec(compile(cell.source, f"{chapter.name}:{cell.source[:30]!r}", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
+def test_the_cell_after_the_parameters_checks_the_declared_names(chapter):
+    notebook = to_notebook(chapter)
+    check = _settings_cells(notebook)[-1].source
+    call = re.search(r"check_parameters\(globals\(\), (\[[^\]]*\])\)", check)
+    assert call, f"{chapter.name}: the cell after the parameters cell does not check them"
+    assert ast.literal_eval(call[1]) == _declared(notebook), (
+        f"{chapter.name}: the names checked differ from the parameters cell's")
+
+
+# What the paper scale must change in each chapter's settings (n_charts where declared).
+PAPER_SETTINGS = {
+    "intro": lambda ns: ns["scale"] == "paper",
+    "agm": lambda ns: (ns["n_points"], ns["n_pairs"]) == (500, 150),
+    "wae_gan": lambda ns: ns["config"].scale == "paper" and ns["config"].model_width == 128,
+    "atlas_wae_gan": lambda ns: (ns["config"].scale, ns["config"].n_charts) == ("paper", 4),
+    "graph_geodesics": lambda ns: ((ns["config"].scale, ns["config"].n_charts) == ("paper", 4)
+                                   and ns["settings"].n_points == 2000),
+    "experiments": lambda ns: ns["settings"].n_points == 2000,
+}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
+def test_injected_paper_scale_reaches_the_derived_values(chapter, monkeypatch):
+    monkeypatch.setenv("ATLASNB_SCALE", "smoke")  # the default the injection must override
+    declared = _declared(to_notebook(chapter))
+    injected = {"scale": "paper"} | ({"n_charts": 4} if "n_charts" in declared else {})
+    namespace = _run_settings(chapter, injected)
+    assert chapter.stem in PAPER_SETTINGS, f"no expectation for {chapter.stem}"
+    assert PAPER_SETTINGS[chapter.stem](namespace), f"{chapter.name}: paper scale not in effect"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
+def test_a_misspelt_parameter_stops_the_chapter_naming_it(chapter):
+    with pytest.raises(UnknownParameterError, match=r"n_chart = 4.*accepts scale"):
+        _run_settings(chapter, {"n_chart": 4})
+
+
+def test_papermill_fails_on_a_misspelt_parameter_naming_it(tmp_path):
+    chapter = BOOK_ROOT / "book" / "atlas_wae_gan.md"
+    notebook = to_notebook(chapter)
+    notebook.cells = _settings_cells(notebook)  # stop before any training
+    source = tmp_path / "settings.ipynb"
+    nbformat.write(notebook, source)
+    with pytest.raises(papermill.PapermillExecutionError) as error:
+        papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"),
+                                   parameters={"n_chart": 4}, kernel_name="python3",
+                                   progress_bar=False, cwd=str(chapter.parent))
+    assert error.value.ename == "UnknownParameterError"
+    assert "n_chart = 4" in error.value.evalue and "n_charts" in error.value.evalue
+
+
+def test_a_bad_dataset_fails_with_the_config_message():
+    chapter = BOOK_ROOT / "book" / "atlas_wae_gan.md"
+    with pytest.raises(ValueError, match="dataset must be one of .*'emnist'"):
+        _run_settings(chapter, {"dataset": "emnist"})
+
+
+def test_a_bad_scale_fails_naming_the_scales():
+    with pytest.raises(ValueError, match=r"scale must be one of .*'papr'"):
+        _run_settings(BOOK_ROOT / "book" / "agm.md", {"scale": "papr"})
+
+
+def test_imported_data_is_not_taken_for_a_parameter():
+    from atlasnb.config import TABLE1_WIDTHS
+    namespace = {"TABLE1_WIDTHS": TABLE1_WIDTHS, "scale": "smoke", "In": [], "_i1": "x"}
+    assert unknown(namespace, ["scale"]) == []
+    check_parameters(namespace, ["scale"])

@@ -40,16 +40,18 @@ def unknown(namespace: Mapping[str, object], declared: Iterable[str]) -> list[st
     return sorted(name for name, value in namespace.items()
                   if name not in declared and not name.startswith("_")
                   and name not in IPYTHON_NAMES and isinstance(value, PARAMETER_TYPES)
-                  and not _imported(name, value))
+                  and not _imported(name, value, namespace))
 
 
-def _imported(name: str, value: object) -> bool:
-    """Whether ``value`` is the object a loaded module holds under ``name``."""
+def _imported(name: str, value: object, namespace: Mapping[str, object]) -> bool:
+    """Whether ``value`` is the object another loaded module holds under ``name`` (the
+    notebook's own ``__main__``, whose namespace this is, does not count)."""
     with warnings.catch_warnings():  # a module's __getattr__ may warn about a name
         warnings.simplefilter("ignore")
         for module in list(sys.modules.values()):
             try:
-                if module is not None and getattr(module, name, None) is value:
+                if (module is not None and getattr(module, "__dict__", None) is not namespace
+                        and getattr(module, name, None) is value):
                     return True
             except Exception:  # a lazy module that fails to load is not where it came from
                 continue
