@@ -165,7 +165,7 @@ def _glue_calls_at_top_level(source: str) -> int:
                and getattr(node.value.func, "id", None) == "glue" for node in tree.body)
 
 
-@pytest.mark.parametrize("chapter", COPYABLE)
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
 def test_glue_bookkeeping_is_hidden_from_the_page(chapter):
     """A visible cell computes; the glue calls that hand its values to the text sit in a
     hidden cell (tag ``remove-cell``) after it."""
