@@ -186,3 +186,5 @@ def test_imported_data_is_not_taken_for_a_parameter():
     namespace = {"TABLE1_WIDTHS": TABLE1_WIDTHS, "scale": "smoke", "In": [], "_i1": "x"}
     assert unknown(namespace, ["scale"]) == []
     check_parameters(namespace, ["scale"])
+    assert unknown(namespace | {"n_chart": None, "datset": "mnist"}, ["scale"]) == [
+        "datset", "n_chart"]

@@ -23,6 +23,9 @@ PARAMETER_TYPES = (str, int, float, bool, list, dict, tuple, type(None))
 IPYTHON_NAMES = frozenset({"In", "Out"})
 
 
+_MISSING = object()
+
+
 class UnknownParameterError(NameError):
     """A parameter was given to a chapter that does not declare it."""
 
@@ -51,7 +54,7 @@ def _imported(name: str, value: object, namespace: Mapping[str, object]) -> bool
         for module in list(sys.modules.values()):
             try:
                 if (module is not None and getattr(module, "__dict__", None) is not namespace
-                        and getattr(module, name, None) is value):
+                        and getattr(module, name, _MISSING) is value):
                     return True
             except Exception:  # a lazy module that fails to load is not where it came from
                 continue
