@@ -98,6 +98,66 @@ def test_the_api_page_documents_the_package():
     assert not re.search(r"\{(ref|cite|func|class|mod)\}`", prose), "raw MyST roles on the API page"
 
 
+def _image_outputs(notebook: Path) -> int:
+    """Images a chapter displays (glued figures shown later count through their glue)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    count = 0
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "scrapbook" in output.get("metadata", {}):
+                continue  # glued: shown where a {glue:figure} refers to it
+            count += any(key.startswith("image/") for key in data)
+    return count
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_every_figure_a_chapter_draws_is_on_its_page(entry):
+    text = page(entry).read_text()
+    sources = re.findall(r'<img[^>]+src="([^"]+)"', text)
+    local = [s for s in sources if not s.startswith(("http:", "https:", "data:"))]
+    for source in local:
+        image = (page(entry).parent / source).resolve()
+        assert image.exists() and image.stat().st_size > 0, f"{entry}: missing image {source}"
+    notebook = executed_notebook(entry)
+    if notebook.exists():
+        drawn = _image_outputs(notebook)
+        glued = len(re.findall(r"\{glue:figure\}", (BOOK_ROOT / f"{entry}.md").read_text()))
+        assert len(local) >= drawn + glued, (f"{entry}: {drawn} figure outputs and {glued} glued "
+                                             f"figures, but {len(local)} images on the page")
+
+
+def _chromium() -> str:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert binary, "chromium is not installed (.ci/setup installs it with ATLASNB_NEED_BROWSER=1)"
+    return binary
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_page_loads_and_its_maths_is_typeset_in_chromium(entry):
+    static = page(entry).read_text()
+    n_math = len(re.findall(r'class="math notranslate nohighlight"', static))
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+             "--virtual-time-budget=15000", "--dump-dom", page(entry).resolve().as_uri()],
+            capture_output=True, text=True, timeout=180)
+    dom = result.stdout
+    assert "</html>" in dom, f"{entry}: Chromium returned no page ({result.stderr[-500:]})"
+    typeset = dom.count("<mjx-container")
+    assert typeset >= n_math, f"{entry}: {n_math} maths elements, {typeset} typeset by MathJax"
+    # An expression MathJax cannot parse becomes an <merror> node carrying the message (the
+    # stylesheet also names merror, so look for the node itself); an undefined macro is
+    # typeset as its own name in red.
+    errors = re.findall(r'data-mjx-error="([^"]*)"', dom)
+    error_nodes = len(re.findall(r'<[^>]+data-mml-node="merror"', dom))
+    undefined = re.findall(r'<mtext mathcolor="red">([^<]*)</mtext>', dom)
+    assert not errors and not error_nodes, (
+        f"{entry}: MathJax could not typeset {max(len(errors), error_nodes)} expression(s): "
+        f"{sorted(set(errors))[:5]}")
+    assert not undefined, f"{entry}: undefined TeX macros {sorted(set(undefined))}"
+
+
 @pytest.mark.parametrize("entry", PAGES)
 def test_every_reference_to_the_package_links_to_the_api_page(entry):
     """A {func}/{class}/{mod} role that does not resolve renders as plain code; Python's
