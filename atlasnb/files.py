@@ -29,6 +29,9 @@ _DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
 class RunFolderError(OSError):
     """A run folder cannot be written: read-only, not ours, or on a full disk."""
 
+    def __str__(self) -> str:
+        return self.strerror
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -69,9 +72,7 @@ def folder_error(folder: Path, error: OSError, action: str) -> RunFolderError:
                    "folder you can write")
     else:
         message = f"could not write the run folder {folder} while {action}: {error}"
-    failure = RunFolderError(message)
-    failure.errno, failure.filename = error.errno, str(folder)
-    return failure
+    return RunFolderError(error.errno, message)
 
 
 def make_folder(folder: Path) -> None:
