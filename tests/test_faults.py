@@ -17,7 +17,7 @@ import pytest
 import torch
 from filelock import FileLock
 
-from atlasnb import files, metrics, models, paths, runs, train
+from atlasnb import files, geodesics, metrics, models, paths, runs, toy, train
 from atlasnb.config import make_config
 from atlasnb.data import load_images
 from atlasnb.reproducibility import choose_device, seed_everything
@@ -354,3 +354,81 @@ def test_a_chapter_kernel_sees_the_callers_relative_runs_folder(tmp_path, monkey
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     run_chapter(chapter, tmp_path / "out.ipynb", progress=False)
     assert (chapter.parent / "seen.txt").read_text() == str(tmp_path / "runs")
+
+
+# Data points a geodesic search must not take silently --------------------------------
+
+@pytest.fixture(scope="module")
+def circle():
+    atlas = toy.CircleAtlas(ambient_dim=3, radius=1.0, n_charts=3)
+    x = atlas.sample(120, seed=1)
+    return atlas, x, geodesics.build_atlas_graph(atlas, x, k=6, progress=False)
+
+
+def test_integer_data_points_are_refused_by_dtype(circle):
+    atlas, x, _ = circle
+    eight_bit = ((x + 1) * 127.5).round().to(torch.uint8)  # "images" of 0..255
+    with pytest.raises(TypeError, match=r"^x has dtype torch.uint8, but data points must be "
+                                        r"floating point on the model's scale \(images in "
+                                        r"\[0, 1\]\); convert them first, e.g. x.float\(\) / "
+                                        r"255 for 8-bit images$"):
+        geodesics.build_atlas_graph(atlas, eight_bit, k=6, progress=False)
+
+
+def test_non_finite_data_points_are_named_by_row(circle):
+    atlas, x, _ = circle
+    x = x.clone()
+    x[5, 0], x[17, 2] = float("nan"), float("inf")
+    with pytest.raises(ValueError, match=r"^x has NaN or infinite values in 2 of 120 rows "
+                                         r"\(rows 5, 17\); remove or repair those rows$"):
+        geodesics.build_atlas_graph(atlas, x, k=6, progress=False)
+
+
+def test_non_finite_or_integer_end_points_are_refused(circle):
+    atlas, x, graph = circle
+    start = x[0].clone()
+    start[1] = float("nan")
+    with pytest.raises(ValueError, match=r"^start has NaN or infinite values; an end point "
+                                         r"must be finite$"):
+        geodesics.shortest_path(graph, start, x[1])
+    with pytest.raises(TypeError, match=r"^end has dtype torch.int64"):
+        geodesics.shortest_path(graph, x[0], x[1].round().long())
+
+
+class OtherAGM:
+    """An AGM whose charts or latent size differ from the circle's."""
+
+    def __init__(self, n_charts, latent_dim):
+        self.n_charts, self.latent_dim = n_charts, latent_dim
+
+    def partition(self, x):
+        return torch.full((len(x), self.n_charts), 1 / self.n_charts, dtype=x.dtype)
+
+    def encode(self, x):
+        return torch.zeros(len(x), self.n_charts, self.latent_dim, dtype=x.dtype)
+
+    def decode(self, z, y):
+        return torch.zeros(len(z), 3, dtype=z.dtype)
+
+
+@pytest.mark.parametrize("n_charts, latent_dim", [(3, 2), (1, 1)])
+def test_interpolate_refuses_a_model_the_path_does_not_belong_to(circle, n_charts,
+                                                                 latent_dim):
+    atlas, x, graph = circle
+    path = geodesics.shortest_path(graph, x[0], x[60])
+    assert int(path.charts.max()) >= 1  # the path uses a second chart
+    with pytest.raises(ValueError, match=r"^the path does not belong to this model: it has "
+                                         r"latent codes of size 1 in charts up to \d \(from "
+                                         r"0\), the model has latent_dim = "
+                                         rf"{latent_dim} and n_charts = {n_charts}; "):
+        geodesics.interpolate(OtherAGM(n_charts, latent_dim), path, n_points=5)
+    assert len(geodesics.interpolate(atlas, path, n_points=5).labels) == 5
+
+
+def test_numpy_integers_are_accepted_by_the_geodesic_functions(circle):
+    atlas, x, graph = circle
+    again = geodesics.build_atlas_graph(atlas, x, k=np.int64(6), n_steps=np.int32(15),
+                                        progress=False)
+    assert again.n_nodes == graph.n_nodes
+    path = geodesics.shortest_path(graph, np.int64(0), np.int64(5))
+    assert len(geodesics.interpolate(graph, path, n_points=np.int64(4)).labels) == 4
