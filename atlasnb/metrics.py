@@ -124,7 +124,8 @@ def stored_problem(data, model, config) -> str | None:
         return f"holds a {type(data).__name__}, not the metrics of a run"
     missing = [key for key in KEYS if key not in data]
     if missing:
-        return f"lacks the keys {missing}"
+        shown = missing if len(missing) <= 4 else missing[:3] + ["..."]
+        return f"lacks {len(missing)} of the {len(KEYS)} keys evaluate writes ({shown})"
     expected = {"n_charts": model.n_charts, "latent_dim": model.latent_dim,
                 "test_images": min(config.test_size or TEST_IMAGES, TEST_IMAGES)}
     wrong = {key: data[key] for key, value in expected.items() if data[key] != value}

@@ -4,7 +4,9 @@ Described in {ref}`sec-wae-gan`. A run folder is keyed by the whole
 :class:`~atlasnb.config.TrainConfig` and holds ``config.json``,
 ``checkpoint.pt`` (written atomically after every epoch), ``metrics.json``
 and ``train.log``. :func:`load_or_train` loads a finished run, resumes an
-interrupted one from its last checkpoint, and trains a missing one.
+interrupted one from its last checkpoint, and trains a missing one; it holds the
+folder's ``run.lock`` meanwhile, so a second process asking for the same run
+waits, then loads it. A damaged or foreign file is named with the way out.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from atlasnb.train import Trainer, train
 def runs_root() -> Path:
     """``$ATLASNB_RUNS`` if set, else ``$XDG_CACHE_HOME/atlasnb/runs`` (``~/.cache``)."""
     if os.environ.get("ATLASNB_RUNS"):
-        return Path(os.environ["ATLASNB_RUNS"]).expanduser()
+        return Path(os.path.abspath(Path(os.environ["ATLASNB_RUNS"]).expanduser()))
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "atlasnb" / "runs"
 
@@ -97,8 +99,12 @@ def _read_json(file: Path):
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"
+    """The error's type and its first sentence (the detail line after a heading)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if text.endswith(":") and len(lines) > 1:
+        text = f"{text} {lines[1]}"
+    return f"{type(error).__name__}: {text.split('. ')[0].rstrip('.')}"
 
 
 def _load_checkpoint(file: Path, trainer: Trainer, config: TrainConfig) -> None:
@@ -123,12 +129,12 @@ def _load_checkpoint(file: Path, trainer: Trainer, config: TrainConfig) -> None:
 def _stored_metrics(file: Path, model, config: TrainConfig) -> dict | None:
     """The metrics in ``file``, or None (with a warning naming it) if they must be recomputed."""
     try:
-        data = json.loads(file.read_text())
+        text = file.read_text()
+        data = json.loads(text)
     except OSError as error:
         problem = f"cannot be read ({error.strerror})"
     except ValueError as error:
-        data = None
-        problem = "is empty" if not file.read_text().strip() else f"is not valid JSON ({error})"
+        problem = "is empty" if not text.strip() else f"is not valid JSON ({error})"
     else:
         problem = metrics.stored_problem(data, model, config)
     if problem is None:

@@ -95,7 +95,8 @@ def _another_architecture(file):
     (_foreign, r"cannot be read as a checkpoint"),
     (_a_list, r"is not an atlasnb checkpoint \(it lacks \['epoch'"),
     (_another_architecture, r"holds weights of another architecture than its config "
-                            r"\(RuntimeError: Error\(s\) in loading state_dict"),
+                            r"\(RuntimeError: Error\(s\) in loading state_dict for "
+                            r"AtlasWAEGAN: size mismatch for "),
 ])
 def test_a_damaged_checkpoint_is_named_with_what_to_do(halfway, tmp_path, monkeypatch,
                                                        damage, problem):
@@ -140,9 +141,10 @@ def test_evaluate_writes_every_key_a_stored_metrics_file_is_checked_for(finished
 
 @pytest.mark.parametrize("edit, problem", [
     (lambda m: "", "is empty"),
-    (lambda m: "{}", r"lacks the keys \['model', 'n_charts'"),
+    (lambda m: "{}", r"lacks 15 of the 15 keys evaluate writes \(\['model', 'n_charts', "
+                     r"'latent_dim', '...'\]\)"),
     (lambda m: json.dumps({k: v for k, v in m.items() if k != "reconstruction_error"}),
-     r"lacks the keys \['reconstruction_error'\]"),
+     r"lacks 1 of the 15 keys evaluate writes \(\['reconstruction_error'\]\)"),
     (lambda m: json.dumps({**m, "n_charts": 8}), r"belongs to another model \({'n_charts': 8}"),
 ])
 def test_a_damaged_metrics_json_is_named_and_computed_again(finished, tmp_path, monkeypatch,
