@@ -5,6 +5,7 @@ relative paths in the environment."""
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def test_a_damaged_checkpoint_is_named_with_what_to_do(halfway, tmp_path, monkey
     message = str(error.value)
     assert message.startswith(str(path / "checkpoint.pt"))
     assert "delete it (or the whole run folder) to retrain" in message
-    assert pytest.importorskip("re").search(problem, message), message
+    assert re.search(problem, message), message
 
 
 @pytest.mark.parametrize("text, problem", [
