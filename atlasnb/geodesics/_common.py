@@ -12,6 +12,7 @@ import contextlib
 import numpy as np
 import torch
 
+
 def _check_int(name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -34,9 +35,40 @@ def _as_points(x, name: str = "x") -> torch.Tensor:
     if x.ndim < 2 or x.shape[0] < 1:
         raise ValueError(f"{name} must hold N >= 1 data points shaped (N, ...) with at least "
                          f"one feature axis, got shape {tuple(x.shape)}")
+    return _check_values(x, name)
+
+
+def _check_values(x: torch.Tensor, name: str, rows: bool = True) -> torch.Tensor:
+    """Refuse data points that are not floating point or not finite, naming them.
+
+    An integer dtype (8-bit images are 0..255) is never cast silently: whether it
+    needs scaling to the model's [0, 1] is the caller's to say. ``rows`` is False
+    for a single point (an end point), True for (N, ...) points.
+    """
     if not x.is_floating_point():
-        x = x.float()
+        raise TypeError(f"{name} has dtype {x.dtype}, but data points must be floating point "
+                        "on the model's scale (images in [0, 1]); convert them first, e.g. "
+                        "x.float() / 255 for 8-bit images")
+    finite = torch.isfinite(x.reshape(len(x), -1) if rows else x.reshape(1, -1)).all(dim=1)
+    if not bool(finite.all()):
+        if not rows:
+            raise ValueError(f"{name} has NaN or infinite values; an end point must be finite")
+        bad = torch.nonzero(~finite).flatten().tolist()
+        shown = ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else "")
+        raise ValueError(f"{name} has NaN or infinite values in {len(bad)} of {len(x)} rows "
+                         f"(rows {shown}); remove or repair those rows")
     return x
+
+
+def _check_path_fits(model, path) -> None:
+    """Refuse to decode ``path`` with a model whose charts or latent size differ."""
+    d, charts = path.latents.shape[-1], np.asarray(path.charts)
+    if d != model.latent_dim or (len(charts) and int(charts.max()) >= model.n_charts):
+        raise ValueError(
+            f"the path does not belong to this model: it has latent codes of size {d} in "
+            f"charts up to {int(charts.max()) if len(charts) else '-'} (from 0), the model "
+            f"has latent_dim = {model.latent_dim} and n_charts = {model.n_charts}; "
+            "interpolate with the model (or graph) the path was found in")
 
 
 def _model_device(model) -> torch.device:

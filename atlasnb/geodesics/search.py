@@ -13,7 +13,7 @@ import networkx as nx
 import numpy as np
 import torch
 
-from atlasnb.geodesics._common import _Decoder, _evaluating, _psi_and_codes
+from atlasnb.geodesics._common import _check_values, _Decoder, _evaluating, _psi_and_codes
 from atlasnb.geodesics.curve import _step_lengths
 from atlasnb.geodesics.graph import AtlasGraph
 
@@ -99,7 +99,7 @@ def _terminals(graph: AtlasGraph, point, side: str) -> list[_Terminal]:
         raise ValueError(f"{side} as a data point must be shaped {graph.point_shape} (one "
                          f"row of x), got {tuple(x.shape)}")
     x = x.reshape((1,) + graph.point_shape)
-    x = x if x.is_floating_point() else x.float()
+    x = _check_values(x, side, rows=False)
     psi, codes = _psi_and_codes(graph.model, x, batch_size=1)
     charts = np.flatnonzero(psi[0] > graph.eps)
     if len(charts) == 0:
