@@ -20,6 +20,7 @@ import torch
 
 #: The least access run files and folders get: owner read/write, group read.
 FILE_MODE = 0o640
+#: The same for folders, which the group may also enter.
 FOLDER_MODE = 0o750
 
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
