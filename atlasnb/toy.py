@@ -14,6 +14,10 @@ Algorithm 1 (:mod:`atlasnb.geodesics`) can be checked against exact answers:
   round. This is the failure of a simply connected latent space that motivates
   atlases (section 2.2 of the paper).
 
+Both offer the optional ``sample_latent(n, generator)`` of the AGM interface, a
+prior P(Z, Y) whose decodings cover the circle, for the prior-sampled graph
+(:func:`atlasnb.geodesics.build_prior_graph`).
+
 Every method takes and returns torch tensors and keeps the dtype of its input,
 so float64 data gives float64 codes and images.
 """
@@ -32,6 +36,11 @@ def wrap_angle(angle: torch.Tensor) -> torch.Tensor:
     """``angle`` wrapped into (-pi, pi]."""
     wrapped = torch.remainder(angle + math.pi, TWO_PI) - math.pi
     return torch.where(wrapped == -math.pi, torch.full_like(wrapped, math.pi), wrapped)
+
+
+def _check_count(n) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
 
 
 def _orthonormal_frame(ambient_dim: int, seed: int) -> torch.Tensor:
@@ -137,6 +146,14 @@ class CircleAtlas(_Circle):
         shift = self.centres.to(z.dtype)[y] + y.to(z.dtype) * self.mismatch
         return self.embed(z[:, 0] + shift)
 
+    def sample_latent(self, n: int, generator: torch.Generator | None = None):
+        """(z, y) ~ P(Z, Y): y uniform over the m charts, z uniform on chart y's arc
+        (-w, w), so G_y(z) covers the circle; float64 z (n, 1) and long y (n,)."""
+        _check_count(n)
+        y = torch.randint(self.n_charts, (n,), generator=generator)
+        z = (2 * torch.rand(n, 1, generator=generator, dtype=torch.float64) - 1) * self.half_width
+        return z, y
+
 
 class CircleSingleChart(_Circle):
     """A circle in R^D with one chart, the angle in (-pi, pi]: the failure case.
@@ -161,3 +178,10 @@ class CircleSingleChart(_Circle):
     def decode(self, z: torch.Tensor, y=0) -> torch.Tensor:
         """G(z): (B, D) the point at angle z."""
         return self.embed(torch.as_tensor(z)[:, 0])
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None):
+        """(z, y) ~ P(Z, Y): z uniform on the chart (-pi, pi), y = 0; float64 z (n, 1)
+        and long y (n,)."""
+        _check_count(n)
+        z = (2 * torch.rand(n, 1, generator=generator, dtype=torch.float64) - 1) * math.pi
+        return z, torch.zeros(n, dtype=torch.long)
