@@ -1,0 +1,331 @@
+"""The prior-sampled graph (atlasnb.geodesics.prior) and the optional prior sampler
+of the AGM interface (sample_latent, atlasnb.agm.draw_latent).
+
+Exact answers come from the circle atlases of atlasnb.toy (arc lengths known in
+closed form); a tiny trained Atlas WAE-GAN checks that the graph builds on a model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.sparse import csgraph
+
+from atlasnb import agm, experiments, geodesics, runs, toy
+from atlasnb.config import make_config
+from atlasnb.geodesics import (PriorGraph, build_atlas_graph, build_prior_graph,
+                               prior_memberships, shortest_path)
+from atlasnb.models import AtlasWAEGAN, WAEGAN
+
+N_STEPS = geodesics.DEFAULT_N_STEPS
+#: The tiny smoke preset of tests/test_experiments.py: seconds per model on a CPU.
+TINY = dict(width=2, train_size=200, test_size=100, epochs=1, batch_size=50,
+            lr_halving_epochs=(1,))
+
+
+def points_at(circle, angles):
+    return circle.embed(torch.tensor(angles, dtype=torch.float64))
+
+
+class NoPrior:
+    """An AGM with no sample_latent: a circle atlas's maps, nothing else."""
+
+    def __init__(self):
+        self.inner = toy.CircleAtlas()
+        self.n_charts, self.latent_dim = self.inner.n_charts, self.inner.latent_dim
+
+    def partition(self, x):
+        return self.inner.partition(x)
+
+    def encode(self, x):
+        return self.inner.encode(x)
+
+    def decode(self, z, y):
+        return self.inner.decode(z, y)
+
+
+class BadPrior(NoPrior):
+    """An AGM whose sample_latent returns what it is given to return."""
+
+    def __init__(self, result):
+        super().__init__()
+        self.result = result
+
+    def sample_latent(self, n, generator=None):
+        return self.result(n)
+
+
+# ------------------------------------------------------------------ the prior sampler
+
+
+def test_the_models_prior_is_the_objectives():
+    model = AtlasWAEGAN(4, h=2)
+    z, y = model.sample_latent(40_000, torch.Generator().manual_seed(0))
+    assert z.shape == (40_000, model.latent_dim) and z.dtype == torch.float32
+    assert y.shape == (40_000,) and y.dtype == torch.long
+    # P(Y) uniform over the 4 charts: each count within 4 standard deviations.
+    counts = np.bincount(y.numpy(), minlength=4)
+    assert np.all(np.abs(counts - 10_000) < 4 * math.sqrt(40_000 * 0.25 * 0.75))
+    # P(Z) = N(0, I), independent of y.
+    assert torch.allclose(z.mean(0), torch.zeros(7), atol=0.03)
+    assert torch.allclose(z.std(0), torch.ones(7), atol=0.03)
+    assert torch.allclose(z[y == 3].std(0), torch.ones(7), atol=0.05)
+    assert torch.allclose(torch.corrcoef(z.T), torch.eye(7), atol=0.03)
+
+
+def test_the_single_chart_prior_has_one_chart():
+    z, y = WAEGAN(h=2).sample_latent(500, torch.Generator().manual_seed(0))
+    assert z.shape == (500, 8) and torch.all(y == 0)
+
+
+def test_model_samples_are_reproducible_for_a_generator_seed():
+    model = AtlasWAEGAN(8, h=2)
+    first = model.sample_latent(50, torch.Generator().manual_seed(3))
+    again = model.sample_latent(50, torch.Generator().manual_seed(3))
+    other = model.sample_latent(50, torch.Generator().manual_seed(4))
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    assert not torch.equal(first[0], other[0])
+
+
+@pytest.mark.parametrize("n_charts", [2, 3, 5])
+def test_circle_prior_covers_the_circle_through_every_chart(n_charts):
+    circle = toy.CircleAtlas(n_charts=n_charts, overlap=0.6)
+    z, y = circle.sample_latent(6000, torch.Generator().manual_seed(1))
+    assert z.dtype == torch.float64 and z.shape == (6000, 1) and y.dtype == torch.long
+    assert set(y.tolist()) == set(range(n_charts))
+    assert z.abs().max() < circle.half_width  # inside chart y's arc, where psi_y > 0
+    psi = circle.partition(circle.decode(z, y))
+    assert torch.all(psi[torch.arange(6000), y] > 0)
+    # The decoded angles cover the circle: no gap wider than 0.02 rad.
+    angles = torch.sort(circle.angle(circle.decode(z, y))).values
+    gaps = torch.diff(torch.cat([angles, angles[:1] + 2 * math.pi]))
+    assert gaps.max() < 0.02
+
+
+def test_single_chart_circle_prior():
+    circle = toy.CircleSingleChart()
+    z, y = circle.sample_latent(300, torch.Generator().manual_seed(0))
+    assert torch.all(y == 0) and z.abs().max() < math.pi and z.shape == (300, 1)
+
+
+def test_a_model_without_a_prior_is_named():
+    with pytest.raises(TypeError, match="NoPrior offers no sample_latent"):
+        agm.draw_latent(NoPrior(), 10)
+    with pytest.raises(TypeError, match="NoPrior offers no sample_latent"):
+        build_prior_graph(NoPrior(), 10, progress=False)
+    assert not isinstance(NoPrior(), agm.SampledAGM)
+    assert isinstance(toy.CircleAtlas(), agm.SampledAGM)
+    assert isinstance(AtlasWAEGAN(2, h=2), agm.SampledAGM)
+
+
+@pytest.mark.parametrize("result, message", [
+    (lambda n: (torch.zeros(n, 2, dtype=torch.float64), torch.zeros(n, dtype=torch.long)),
+     r"z as an \(n, d\) = \(5, 1\) float tensor, got \(5, 2\)"),
+    (lambda n: (torch.zeros(n, 1, dtype=torch.float64), torch.zeros(n)),
+     r"y as an \(n,\) = \(5,\) long tensor, got \(5,\) of dtype torch.float32"),
+    (lambda n: (torch.zeros(n, 1, dtype=torch.float64), torch.full((n,), 2)),
+     r"charts outside \[0, 2\): from 2 to 2"),
+])
+def test_what_sample_latent_returns_is_checked(result, message):
+    with pytest.raises(ValueError, match=message):
+        agm.draw_latent(BadPrior(result), 5)
+
+
+# ------------------------------------------------------------------ the graph's nodes
+
+
+@pytest.fixture(scope="module")
+def circle_prior_graph():
+    circle = toy.CircleAtlas(ambient_dim=4, radius=1.5, n_charts=3, overlap=0.8)
+    return circle, build_prior_graph(circle, 450, k=10, seed=2, progress=False)
+
+
+def test_every_sample_is_a_node_and_encodings_lie_in_both_charts(circle_prior_graph):
+    circle, graph = circle_prior_graph
+    assert isinstance(graph, PriorGraph) and graph.n_samples == 450
+    z, y = circle.sample_latent(450, torch.Generator().manual_seed(2))
+    assert torch.equal(graph.sample_codes, z) and np.array_equal(graph.sample_charts, y)
+    sampled = graph.node_sampled
+    assert sampled.sum() == 450
+    assert np.array_equal(np.sort(graph.node_index[sampled]), np.arange(450))
+    assert torch.equal(graph.node_latent[sampled], z[graph.node_index[sampled]])
+    # Independently: psi at each decoded sample, and the expected memberships.
+    x = circle.decode(z, y)
+    psi = circle.partition(x).numpy()
+    assert np.allclose(graph.sample_psi, psi)
+    own = psi[np.arange(450), y.numpy()] > graph.eps
+    expected = ((psi > graph.eps) & own[:, None]).sum(axis=1) - own
+    assert (~sampled).sum() == expected.sum() > 0
+    # An encoding node is (F_j(x_i), j) and its image G_j(F_j(x_i)).
+    encoded = np.flatnonzero(~sampled)
+    i, j = graph.node_index[encoded], graph.node_chart[encoded]
+    codes = circle.encode(x[i])[np.arange(len(i)), j]
+    assert torch.allclose(graph.node_latent[encoded], codes)
+    assert torch.allclose(graph.node_images[encoded], circle.decode(codes, torch.from_numpy(j)))
+    # Nodes are ordered by chart.
+    assert np.all(np.diff(graph.node_chart) >= 0)
+
+
+def test_cross_edges_join_a_sample_to_its_encodings_in_charts_holding_it(circle_prior_graph):
+    circle, graph = circle_prior_graph
+    cross = graph.edges[graph.edge_cross]
+    assert len(cross) == (~graph.node_sampled).sum()
+    u, v = cross.T
+    assert np.array_equal(graph.node_index[u], graph.node_index[v])
+    assert np.all(graph.node_sampled[u] ^ graph.node_sampled[v])
+    assert np.all(graph.node_chart[u] != graph.node_chart[v])
+    # The decoded sample has psi > eps in both charts of the edge.
+    x = graph.node_images[np.where(graph.node_sampled[u], u, v)]
+    psi = circle.partition(x).numpy()
+    rows = np.arange(len(cross))
+    assert np.all(psi[rows, graph.node_chart[u]] > graph.eps)
+    assert np.all(psi[rows, graph.node_chart[v]] > graph.eps)
+    # The charts agree exactly (no mismatch): every jump is zero.
+    assert np.allclose(graph.edge_weights[graph.edge_cross], 0, atol=1e-12)
+
+
+def test_memberships_need_the_own_chart_to_hold_the_decoding():
+    psi = np.array([[0.7, 0.3, 0.0], [0.05, 0.5, 0.45], [0.2, 0.2, 0.6]])
+    member = prior_memberships(psi, np.array([0, 0, 2]), eps=0.1)
+    assert member.tolist() == [[True, True, False],    # own chart 0 holds it; also chart 1
+                               [True, False, False],   # psi_0 = 0.05 <= eps: own node only
+                               [True, True, True]]
+
+
+# ------------------------------------------------------------------ geodesic lengths
+
+PAIRS = [(0.1, 1.2), (0.2, 2.9), (-2.5, 0.4), (3.0, -3.0), (-1.5, 1.6), (2.5, -1.7)]
+
+
+@pytest.mark.parametrize("a, b", PAIRS)
+def test_prior_graph_geodesics_match_arc_lengths(circle_prior_graph, a, b):
+    circle, graph = circle_prior_graph
+    x0, x1 = points_at(circle, [a, b])
+    path = shortest_path(graph, x0, x1)
+    arc = float(circle.arc_distance(x0[None], x1[None])[0])
+    # As for Algorithm 1's graph: every edge is a chord sum no longer than its
+    # arc, jumps are zero, so the length lies between the arc less the chords'
+    # shortfall and the arc.
+    within = ~path.cross
+    phi = float((path.latents[1:] - path.latents[:-1]).abs()[within].max())
+    assert phi < 0.5
+    assert arc * (1 - phi**2 / (24 * N_STEPS**2)) - 1e-9 <= path.length <= arc + 1e-9
+    assert path.length == pytest.approx(arc, rel=1e-3)
+    # Graph vertices name the samples they come from.
+    inner = path.data_indices[1:-1]
+    assert np.all((inner >= 0) & (inner < graph.n_samples))
+
+
+def test_mismatched_charts_give_lengths_within_the_jumps():
+    circle = toy.CircleAtlas(ambient_dim=3, n_charts=4, overlap=0.8, mismatch=0.01)
+    graph = build_prior_graph(circle, 400, k=8, seed=0, progress=False)
+    jumps = graph.edge_weights[graph.edge_cross]
+    assert jumps.min() > 0  # the charts' decodings of one point differ
+    for a, b in [(0.3, 2.8), (-2.0, 1.0), (1.5, -1.5)]:
+        x0, x1 = points_at(circle, [a, b])
+        path = shortest_path(graph, x0, x1)
+        arc = float(circle.arc_distance(x0[None], x1[None])[0])
+        # Every decoding lies on the circle, so no path is shorter than the arc
+        # between its end images (less the chords' shortfall); the jumps add a
+        # little.
+        end_arc = float(circle.arc_distance(path.images[:1], path.images[-1:])[0])
+        assert path.length >= end_arc * (1 - 1e-3)
+        assert path.length == pytest.approx(arc, rel=0.05)
+
+
+def test_prior_and_data_graphs_agree_on_the_circle():
+    circle = toy.CircleAtlas(ambient_dim=4, n_charts=2)
+    prior = build_prior_graph(circle, 400, k=10, seed=0, progress=False)
+    data = build_atlas_graph(circle, circle.sample(400, seed=0), k=10, progress=False)
+    nodes = np.arange(0, prior.n_nodes, 7)
+    angles = circle.angle(prior.node_images[nodes])
+    arcs = (circle.radius * toy.wrap_angle(angles[:, None] - angles[None, :]).abs()).numpy()
+    if hasattr(prior, "evaluate_all"):
+        prior.evaluate_all()
+    distances = csgraph.dijkstra(prior.adjacency, directed=False, indices=nodes)[:, nodes]
+    assert np.allclose(distances, arcs, rtol=1e-3, atol=1e-9)
+    for a, b in PAIRS[:3]:
+        x0, x1 = points_at(circle, [a, b])
+        assert shortest_path(prior, x0, x1).length == pytest.approx(
+            shortest_path(data, x0, x1).length, rel=1e-3)
+
+
+# ------------------------------------------------------------------ seeds, m = 1, errors
+
+
+def test_the_graph_is_reproducible_for_a_seed():
+    circle = toy.CircleAtlas(n_charts=3, overlap=0.8)
+    first = build_prior_graph(circle, 120, k=5, seed=7, progress=False)
+    again = build_prior_graph(circle, 120, k=5, seed=7, progress=False)
+    other = build_prior_graph(circle, 120, k=5, seed=8, progress=False)
+    assert torch.equal(first.node_latent, again.node_latent)
+    assert np.array_equal(first.edges, again.edges)
+    assert np.array_equal(first.edge_weights, again.edge_weights)
+    assert not torch.equal(first.sample_codes, other.sample_codes)
+
+
+def test_one_chart_is_the_knn_graph_of_the_samples():
+    circle = toy.CircleSingleChart(ambient_dim=3)
+    graph = build_prior_graph(circle, 200, k=6, seed=1, progress=False)
+    z, _ = circle.sample_latent(200, torch.Generator().manual_seed(1))
+    assert graph.n_nodes == 200 and not graph.edge_cross.any()
+    assert np.array_equal(graph.node_index, np.arange(200)) and graph.node_sampled.all()
+    assert torch.equal(graph.node_latent, z)
+    # F(G(z)) = z on (-pi, pi), so Algorithm 1 over the decoded samples is the same graph.
+    data = build_atlas_graph(circle, circle.decode(z, 0), k=6, progress=False)
+    assert np.array_equal(graph.edges, data.edges)
+    assert torch.allclose(graph.node_latent, data.node_latent)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_points=0), "n_points must be an integer >= 1, got 0"),
+    (dict(n_points=2.5), "n_points must be an integer >= 1, got 2.5"),
+    (dict(k=0), "k must be an integer >= 1, got 0"),
+    (dict(n_steps=0), "n_steps must be an integer >= 1, got 0"),
+    (dict(eps=1.5), r"eps must be a number in \[0, 1\), got 1.5"),
+    (dict(seed=-1), "seed must be an integer >= 0, got -1"),
+    (dict(lazy="yes"), "lazy must be True or False, got 'yes'"),
+])
+def test_bad_parameters_are_named(kwargs, message):
+    arguments = dict(n_points=20, progress=False) | kwargs
+    with pytest.raises(ValueError, match=message):
+        build_prior_graph(toy.CircleAtlas(), **arguments)
+
+
+def test_bad_models_are_refused():
+    with pytest.raises(TypeError, match="does not offer the AGM interface"):
+        build_prior_graph(object(), 10, progress=False)
+
+
+# ------------------------------------------------------------------ a trained model
+
+
+@pytest.mark.parametrize("n_charts", [1, 2])
+def test_prior_graph_on_a_trained_model(runs_root, n_charts):
+    run = runs.load_or_train(make_config("smoke", "mnist", n_charts, **TINY), device="cpu",
+                             progress=False)
+    model = run.model.train()
+    graph = build_prior_graph(model, 60, k=4, n_steps=4, seed=0, progress=False)
+    assert model.training, "the model's mode is restored"
+    assert graph.node_sampled.sum() == 60 and graph.point_shape == (1, 28, 28)
+    assert graph.n_nodes == 60 + (~graph.node_sampled).sum()
+    if n_charts == 1:
+        assert graph.n_nodes == 60 and not graph.edge_cross.any()
+    statistics = geodesics.graph_statistics(graph)
+    assert statistics["nodes"] == graph.n_nodes
+    starts, ends = experiments.test_pairs("mnist", experiments.graph_settings(
+        "smoke", n_pairs=4))
+    found = 0
+    for start, end in zip(starts, ends):
+        try:
+            path = shortest_path(graph, start, end)
+        except geodesics.DisconnectedGraphError:
+            continue
+        found += 1
+        assert path.length >= float((path.images[0] - path.images[-1]).norm()) * (1 - 1e-6)
+        interpolation = geodesics.interpolate(graph, path, 5)
+        assert interpolation.images.shape == (5, 1, 28, 28)
+    assert found >= 1
