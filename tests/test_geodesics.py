@@ -230,12 +230,19 @@ def tiny_graph():
     return model, x, build_atlas_graph(model, x, k=6, progress=False)
 
 
-def test_astar_lengths_equal_dijkstra(tiny_graph):
+@pytest.fixture(scope="module")
+def tiny_eager(tiny_graph):
+    model, x, _ = tiny_graph
+    return build_atlas_graph(model, x, k=6, progress=False, lazy=False)
+
+
+def test_astar_lengths_equal_dijkstra(tiny_graph, tiny_eager):
     _, _, graph = tiny_graph
     assert graph.statistics()["components"] == 1
     rng = np.random.default_rng(0)
     pairs = rng.integers(0, graph.n_nodes, size=(40, 2))
-    reference = csgraph.dijkstra(graph.adjacency, directed=False, indices=pairs[:, 0])
+    # Dijkstra on the eager graph's exact weights; A* on the lazy graph.
+    reference = csgraph.dijkstra(tiny_eager.adjacency, directed=False, indices=pairs[:, 0])
     for i, (a, b) in enumerate(pairs):
         path = shortest_path(graph, int(a), int(b))
         assert path.length == pytest.approx(reference[i, b], rel=1e-9, abs=1e-12)
@@ -244,26 +251,30 @@ def test_astar_lengths_equal_dijkstra(tiny_graph):
         assert path.length == pytest.approx(path.segment_lengths.sum(), rel=1e-12)
 
 
-def test_astar_with_data_end_points_equals_an_independent_search(tiny_graph):
+@pytest.mark.parametrize("insert", ["own", "all"])
+def test_astar_with_data_end_points_equals_an_independent_search(tiny_graph, tiny_eager,
+                                                                 insert):
     model, x, graph = tiny_graph
     generator = torch.Generator().manual_seed(5)
-    distances = csgraph.dijkstra(graph.adjacency, directed=False)
+    distances = csgraph.dijkstra(tiny_eager.adjacency, directed=False)
     for _ in range(5):
         start, end = torch.randn(2, model.ambient_dim, generator=generator,
                                  dtype=torch.float64)
-        path = shortest_path(graph, start, end)
-        # Reference: for each placement of an end point, its k nearest nodes in
-        # that chart (cKDTree) with eq. (10) weights from curve_length; then the
-        # best start edge + Dijkstra distance + end edge.
-        legs = [place_legs(model, graph, point) for point in (start, end)]
+        path = shortest_path(graph, start, end, insert=insert)
+        # Reference: for each placement of an end point (argmax psi, or every
+        # chart with psi > eps), its k nearest nodes in that chart (cKDTree)
+        # with eq. (10) weights from curve_length; then the best start edge +
+        # Dijkstra distance + end edge.
+        legs = [place_legs(model, graph, point, insert) for point in (start, end)]
         best = min(ws + distances[a, b] + we for a, ws in legs[0] for b, we in legs[1])
         assert path.length == pytest.approx(best, rel=1e-9)
 
 
-def place_legs(model, graph, point):
-    psi = model.partition(point[None])[0]
+def place_legs(model, graph, point, insert):
+    psi = model.partition(point[None])[0].numpy()
+    charts = [int(psi.argmax())] if insert == "own" else np.flatnonzero(psi > graph.eps)
     legs = []
-    for y in np.flatnonzero(psi.numpy() > graph.eps):
+    for y in charts:
         z = model.encode(point[None])[0, y]
         chart_nodes = graph.chart_nodes(y)
         _, local = cKDTree(graph.node_latent[chart_nodes].numpy()).query(z.numpy(), k=graph.k)
@@ -274,15 +285,21 @@ def place_legs(model, graph, point):
     return legs
 
 
-def test_shortest_path_leaves_the_graph_unchanged(tiny_graph):
+def test_shortest_path_changes_only_the_evaluated_weights(tiny_graph, tiny_eager):
     model, x, graph = tiny_graph
-    network = graph.to_networkx()
-    before = (network.number_of_nodes(), network.number_of_edges(), graph.edges.copy(),
-              graph.edge_weights.copy())
-    shortest_path(graph, x[0] + 0.01, x[1] - 0.01)
-    assert (network.number_of_nodes(), network.number_of_edges()) == before[:2]
-    np.testing.assert_array_equal(graph.edges, before[2])
-    np.testing.assert_array_equal(graph.edge_weights, before[3])
+    before = (graph.n_nodes, graph.edges.copy(), graph.edge_weights.copy(),
+              graph.edge_exact.copy(), graph.n_decoded)
+    path = shortest_path(graph, x[0] + 0.01, x[1] - 0.01)
+    assert graph.n_nodes == before[0]
+    np.testing.assert_array_equal(graph.edges, before[1])
+    changed = graph.edge_exact & ~before[3]
+    # What the query evaluated persists, exact (equal to the eager graph's) ...
+    assert changed.sum() <= path.n_evaluated
+    np.testing.assert_allclose(graph.edge_weights[changed], tiny_eager.edge_weights[changed],
+                               rtol=1e-12)
+    assert graph.n_decoded - before[4] == changed.sum() * (graph.n_steps - 1)
+    # ... and nothing else moved.
+    np.testing.assert_array_equal(graph.edge_weights[~changed], before[2][~changed])
 
 
 def test_latent_end_points(circle_graph):
@@ -335,6 +352,9 @@ def test_one_chart_gives_the_plain_knn_graph():
     torch.testing.assert_close(graph.node_latent, codes)
     a, b = graph.edges[:, 0], graph.edges[:, 1]
     weights = curve_length(lambda z: model.decode(z, 0), codes[a], codes[b], n_steps=N_STEPS)
+    assert not graph.edge_exact.any()
+    np.testing.assert_array_less(graph.edge_bounds, weights.numpy() * (1 + 1e-12))
+    graph.evaluate_all()
     np.testing.assert_allclose(graph.edge_weights, weights.numpy(), rtol=1e-10)
     assert graph.statistics()["cross_chart_edges"] == 0
 
@@ -373,9 +393,19 @@ def test_no_point_is_decoded_twice():
     x = torch.randn(150, model.ambient_dim, generator=torch.Generator().manual_seed(4),
                     dtype=torch.float64)
     n_steps = 7
-    graph = build_atlas_graph(model, x, k=6, n_steps=n_steps, batch_size=100, progress=False)
+    graph = build_atlas_graph(model, x, k=6, n_steps=n_steps, batch_size=100, progress=False,
+                              lazy=False)
     within = int((~graph.edge_cross).sum())
     assert len(model.decoded) == graph.n_decoded == graph.n_nodes + within * (n_steps - 1)
+    assert len(set(model.decoded)) == len(model.decoded)
+    # Lazily: the nodes only, then each edge once however often it is asked for.
+    model.decoded = []
+    lazy = build_atlas_graph(model, x, k=6, n_steps=n_steps, batch_size=100, progress=False)
+    assert len(model.decoded) == lazy.n_decoded == lazy.n_nodes
+    assert lazy.evaluate([0, 1, 1, 2]) == 3 * (n_steps - 1)
+    assert lazy.evaluate([1, 2]) == 0
+    lazy.evaluate_all()
+    assert len(model.decoded) == lazy.n_decoded == graph.n_decoded
     assert len(set(model.decoded)) == len(model.decoded)
 
 
