@@ -97,8 +97,9 @@ def test_circle_prior_covers_the_circle_through_every_chart(n_charts):
     assert z.dtype == torch.float64 and z.shape == (6000, 1) and y.dtype == torch.long
     assert set(y.tolist()) == set(range(n_charts))
     assert z.abs().max() < circle.half_width  # inside chart y's arc, where psi_y > 0
-    psi = circle.partition(circle.decode(z, y))
-    assert torch.all(psi[torch.arange(6000), y] > 0)
+    # Chart y's coordinate of the decoded sample is the sample: F_y(G_y(z)) = z.
+    codes = circle.encode(circle.decode(z, y))[torch.arange(6000), y]
+    assert torch.allclose(codes, z, atol=1e-12)
     # The decoded angles cover the circle: no gap wider than 0.02 rad.
     angles = torch.sort(circle.angle(circle.decode(z, y))).values
     gaps = torch.diff(torch.cat([angles, angles[:1] + 2 * math.pi]))
@@ -143,7 +144,8 @@ def circle_prior_graph():
     return circle, build_prior_graph(circle, 450, k=10, seed=2, progress=False)
 
 
-def test_every_sample_is_a_node_and_encodings_lie_in_both_charts(circle_prior_graph):
+def test_every_sample_is_a_node_and_its_encodings_lie_in_charts_holding_it(
+        circle_prior_graph):
     circle, graph = circle_prior_graph
     assert isinstance(graph, PriorGraph) and graph.n_samples == 450
     z, y = circle.sample_latent(450, torch.Generator().manual_seed(2))
@@ -157,11 +159,11 @@ def test_every_sample_is_a_node_and_encodings_lie_in_both_charts(circle_prior_gr
     psi = circle.partition(x).numpy()
     assert np.allclose(graph.sample_psi, psi)
     own = psi[np.arange(450), y.numpy()] > graph.eps
-    expected = ((psi > graph.eps) & own[:, None]).sum(axis=1) - own
-    assert (~sampled).sum() == expected.sum() > 0
+    assert (~sampled).sum() == (psi > graph.eps).sum() - own.sum() > 0
     # An encoding node is (F_j(x_i), j) and its image G_j(F_j(x_i)).
     encoded = np.flatnonzero(~sampled)
     i, j = graph.node_index[encoded], graph.node_chart[encoded]
+    assert np.all(psi[i, j] > graph.eps)
     codes = circle.encode(x[i])[np.arange(len(i)), j]
     assert torch.allclose(graph.node_latent[encoded], codes)
     assert torch.allclose(graph.node_images[encoded], circle.decode(codes, torch.from_numpy(j)))
@@ -169,7 +171,15 @@ def test_every_sample_is_a_node_and_encodings_lie_in_both_charts(circle_prior_gr
     assert np.all(np.diff(graph.node_chart) >= 0)
 
 
-def test_cross_edges_join_a_sample_to_its_encodings_in_charts_holding_it(circle_prior_graph):
+def cross_edge_psi(circle, graph):
+    """psi at the decoded sample of each cross-chart edge, in the charts of its two ends."""
+    u, v = graph.edges[graph.edge_cross].T
+    psi = circle.partition(graph.node_images[np.where(graph.node_sampled[u], u, v)]).numpy()
+    rows = np.arange(len(u))
+    return psi[rows, graph.node_chart[u]], psi[rows, graph.node_chart[v]]
+
+
+def test_cross_edges_join_a_sample_to_its_encodings(circle_prior_graph):
     circle, graph = circle_prior_graph
     cross = graph.edges[graph.edge_cross]
     assert len(cross) == (~graph.node_sampled).sum()
@@ -177,22 +187,44 @@ def test_cross_edges_join_a_sample_to_its_encodings_in_charts_holding_it(circle_
     assert np.array_equal(graph.node_index[u], graph.node_index[v])
     assert np.all(graph.node_sampled[u] ^ graph.node_sampled[v])
     assert np.all(graph.node_chart[u] != graph.node_chart[v])
-    # The decoded sample has psi > eps in both charts of the edge.
-    x = graph.node_images[np.where(graph.node_sampled[u], u, v)]
-    psi = circle.partition(x).numpy()
-    rows = np.arange(len(cross))
-    assert np.all(psi[rows, graph.node_chart[u]] > graph.eps)
-    assert np.all(psi[rows, graph.node_chart[v]] > graph.eps)
+    # The encoding's chart holds the decoded sample (the paper's condition).
+    encoding = np.where(graph.node_sampled[u], v, u)
+    sample = graph.node_images[np.where(graph.node_sampled[u], u, v)]
+    psi = circle.partition(sample).numpy()
+    assert np.all(psi[np.arange(len(u)), graph.node_chart[encoding]] > graph.eps)
+    # By default the sample's own chart need not hold it: some links start where it
+    # does not, near the ends of a chart's arc.
+    psi_u, psi_v = cross_edge_psi(circle, graph)
+    assert np.any(np.minimum(psi_u, psi_v) <= graph.eps)
     # The charts agree exactly (no mismatch): every jump is zero.
     assert np.allclose(graph.edge_weights[graph.edge_cross], 0, atol=1e-12)
 
 
-def test_memberships_need_the_own_chart_to_hold_the_decoding():
+def test_requiring_the_own_chart_links_only_points_both_charts_hold():
+    circle = toy.CircleAtlas(ambient_dim=4, radius=1.5, n_charts=3, overlap=0.8)
+    graph = build_prior_graph(circle, 450, k=10, seed=2, require_own_chart=True,
+                              progress=False)
+    loose = build_prior_graph(circle, 450, k=10, seed=2, progress=False)
+    assert graph.require_own_chart and not loose.require_own_chart
+    psi_u, psi_v = cross_edge_psi(circle, graph)
+    assert len(psi_u) > 0
+    assert np.all(psi_u > graph.eps) and np.all(psi_v > graph.eps)
+    # The same samples, fewer links.
+    assert torch.equal(graph.sample_codes, loose.sample_codes)
+    assert 0 < graph.edge_cross.sum() < loose.edge_cross.sum()
+
+
+def test_memberships_of_decoded_samples():
     psi = np.array([[0.7, 0.3, 0.0], [0.05, 0.5, 0.45], [0.2, 0.2, 0.6]])
-    member = prior_memberships(psi, np.array([0, 0, 2]), eps=0.1)
-    assert member.tolist() == [[True, True, False],    # own chart 0 holds it; also chart 1
-                               [True, False, False],   # psi_0 = 0.05 <= eps: own node only
-                               [True, True, True]]
+    charts = np.array([0, 0, 2])
+    assert prior_memberships(psi, charts, eps=0.1).tolist() == [
+        [True, True, False],   # chart 1 holds it too
+        [True, True, True],    # its own chart 0 holds it only weakly: still linked
+        [True, True, True]]
+    assert prior_memberships(psi, charts, eps=0.1, require_own_chart=True).tolist() == [
+        [True, True, False],
+        [True, False, False],  # psi_0 = 0.05 <= eps: its own node only
+        [True, True, True]]
 
 
 # ------------------------------------------------------------------ geodesic lengths
@@ -288,6 +320,7 @@ def test_one_chart_is_the_knn_graph_of_the_samples():
     (dict(eps=1.5), r"eps must be a number in \[0, 1\), got 1.5"),
     (dict(seed=-1), "seed must be an integer >= 0, got -1"),
     (dict(lazy="yes"), "lazy must be True or False, got 'yes'"),
+    (dict(require_own_chart=1), "require_own_chart must be True or False, got 1"),
 ])
 def test_bad_parameters_are_named(kwargs, message):
     arguments = dict(n_points=20, progress=False) | kwargs

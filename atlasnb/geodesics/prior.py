@@ -3,7 +3,7 @@
 Derived in {ref}`sec-graph-prior`. Section 3.1 of the paper ends by proposing
 another source of nodes than encoded data: draw (z, y) from the prior, decode
 x = G_y(z), and join (z, y) to the encodings (F_j(x), j) of x in the other charts
-j whose sets U_j = {psi_j > eps} hold x. Within each chart the nodes are joined
+j whose sets U_j = {psi_j > eps} hold x (optionally only where U_y holds x too). Within each chart the nodes are joined
 as in Algorithm 1 (k nearest neighbours, eq. (10) weights), so the result is an
 :class:`~atlasnb.geodesics.AtlasGraph` that :func:`~atlasnb.geodesics.shortest_path`,
 :func:`~atlasnb.geodesics.interpolate` and
@@ -44,12 +44,14 @@ class PriorGraph(AtlasGraph):
     sample_charts: (n_points,) the drawn charts y_i.
     sample_psi: (n_points, m) psi(x_i) at each decoded sample.
     seed: the seed the samples were drawn with.
+    require_own_chart: whether links needed psi > eps in the sample's own chart too.
     """
 
     sample_codes: torch.Tensor | None = None
     sample_charts: np.ndarray | None = None
     sample_psi: np.ndarray | None = None
     seed: int | None = None
+    require_own_chart: bool = False
 
     def __repr__(self) -> str:
         return "Prior" + super().__repr__() + f" from {self.n_samples} samples (seed {self.seed})"
@@ -64,32 +66,38 @@ class PriorGraph(AtlasGraph):
         return self.node_chart == self.sample_charts[self.node_index]
 
 
-def prior_memberships(psi: np.ndarray, charts: np.ndarray, eps: float) -> np.ndarray:
+def prior_memberships(psi: np.ndarray, charts: np.ndarray, eps: float,
+                      require_own_chart: bool = False) -> np.ndarray:
     """(n_points, m) table of the charts each decoded sample becomes a node of.
 
     Sample i is always a node of its own chart y_i. It is also a node of every
-    other chart j, as the encoding F_j(x_i), where its decoding lies in U_{y_i} and
-    in U_j: psi_{y_i}(x_i) > eps and psi_j(x_i) > eps.
+    other chart j, as the encoding F_j(x_i), where its decoding lies in U_j:
+    psi_j(x_i) > eps (the paper's condition). With ``require_own_chart`` the
+    decoding must also lie in U_{y_i} (psi_{y_i}(x_i) > eps), so that a chart
+    change always joins two charts that both hold the point.
     """
     rows = np.arange(len(charts))
-    confident = psi[rows, charts] > eps
-    member = (psi > eps) & confident[:, None]
+    member = psi > eps
+    if require_own_chart:
+        member &= (psi[rows, charts] > eps)[:, None]
     member[rows, charts] = True
     return member
 
 
 def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | None = None,
                       n_steps: int = DEFAULT_N_STEPS, seed: int = 0, lazy: bool = True,
-                      batch_size: int = 4096, progress: bool = True) -> PriorGraph:
+                      require_own_chart: bool = False, batch_size: int = 4096,
+                      progress: bool = True) -> PriorGraph:
     """The prior-sampled graph of section 3.1 over ``n_points`` draws from P(Z, Y).
 
     1. Draw (z_i, y_i) ~ P(Z, Y), i < ``n_points``, with ``model.sample_latent``
        and a ``torch.Generator`` seeded with ``seed`` (the same seed gives the
        same graph), and decode x_i = G_{y_i}(z_i).
     2. Compute psi(x_i) and F(x_i). Sample i is a node (z_i, y_i) of its own
-       chart; where psi_{y_i}(x_i) > eps, it is also a node (F_j(x_i), j) of every
-       chart j != y_i with psi_j(x_i) > eps (:func:`prior_memberships`), joined to
-       (z_i, y_i) by the jump ||x_i - G_j(F_j(x_i))||.
+       chart, and a node (F_j(x_i), j) of every chart j != y_i with
+       psi_j(x_i) > eps (:func:`prior_memberships`), joined to (z_i, y_i) by the
+       jump ||x_i - G_j(F_j(x_i))||. ``require_own_chart=True`` links a sample
+       to other charts only where psi_{y_i}(x_i) > eps as well.
     3. Within each chart, join every node to its ``k`` nearest nodes with eq. (10)
        weights of ``n_steps`` steps, as Algorithm 1 does
        (:meth:`AtlasGraph.from_nodes`); ``lazy`` as there.
@@ -105,8 +113,9 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
     _check_int("n_steps", n_steps, minimum=1)
     _check_int("seed", seed, minimum=0)
     _check_int("batch_size", batch_size, minimum=1)
-    if not isinstance(lazy, bool):
-        raise ValueError(f"lazy must be True or False, got {lazy!r}")
+    for name, value in (("lazy", lazy), ("require_own_chart", require_own_chart)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
     m = model.n_charts
     eps = default_eps(m) if eps is None else _check_eps(eps)
 
@@ -118,7 +127,7 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
         decoder = _Decoder(model, batch_size, bar)
         x = _decode_by_chart(decoder, z, charts, m)
         psi, codes = _psi_and_codes(model, x, batch_size)
-        member = prior_memberships(psi, charts, eps)
+        member = prior_memberships(psi, charts, eps, require_own_chart)
         node_index, node_chart = _nodes(member)
         sampled = node_chart == charts[node_index]
         node_latent = torch.where(torch.from_numpy(sampled)[:, None], z[node_index],
@@ -134,9 +143,9 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
                                                     node_chart[encoded], m)
 
     if m > 1 and not (~sampled).any():
-        warnings.warn(f"no decoded sample lies in two charts (psi > eps = {eps} in its own "
-                      f"chart and another), so the {m} charts are not joined; draw more "
-                      "points or lower eps", stacklevel=2)
+        warnings.warn(f"no decoded sample lies in a chart other than its own (psi > eps = "
+                      f"{eps}), so the {m} charts are not joined; draw more points or "
+                      "lower eps", stacklevel=2)
     own_node = np.empty(n_points, dtype=np.int64)
     own_node[node_index[sampled]] = np.flatnonzero(sampled)
     cross = np.sort(np.stack([own_node[node_index[encoded]], encoded], axis=1), axis=1)
@@ -146,6 +155,7 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
         batch_size=batch_size, progress=progress)
     graph.sample_codes, graph.sample_charts = z, charts
     graph.sample_psi, graph.seed = psi, int(seed)
+    graph.require_own_chart = require_own_chart
     return graph
 
 
