@@ -130,11 +130,11 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
         member = prior_memberships(psi, charts, eps, require_own_chart)
         node_index, node_chart = _nodes(member)
         sampled = node_chart == charts[node_index]
-        node_latent = torch.where(torch.from_numpy(sampled)[:, None], z[node_index],
-                                  codes[torch.from_numpy(node_index),
-                                        torch.from_numpy(node_chart)].to(z.dtype))
+        rows, columns = torch.from_numpy(node_index), torch.from_numpy(node_chart)
+        node_latent = torch.where(torch.from_numpy(sampled)[:, None], z[rows],
+                                  codes[rows, columns].to(z.dtype))
         node_images = torch.empty((len(node_index),) + tuple(x.shape[1:]), dtype=x.dtype)
-        node_images[sampled] = x[node_index[sampled]]
+        node_images[sampled] = x[rows[sampled]]
         encoded = np.flatnonzero(~sampled)
         bar.total += len(encoded)
         bar.refresh()
