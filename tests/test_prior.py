@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from scipy.sparse import csgraph
 
 from atlasnb import agm, experiments, geodesics, runs, toy
@@ -104,6 +105,23 @@ def test_circle_prior_covers_the_circle_through_every_chart(n_charts):
     angles = torch.sort(circle.angle(circle.decode(z, y))).values
     gaps = torch.diff(torch.cat([angles, angles[:1] + 2 * math.pi]))
     assert gaps.max() < 0.02
+
+
+def test_sphere_prior_is_uniform_on_each_charts_cap():
+    sphere = toy.SphereAtlas(ambient_dim=5, overlap=0.5)
+    z, y = sphere.sample_latent(8000, torch.Generator().manual_seed(0))
+    assert z.shape == (8000, 2) and set(y.tolist()) == {0, 1}
+    p = sphere.coordinates(sphere.decode(z, y))
+    # Chart 0 covers p3 < h, chart 1 p3 > -h; a uniform point on a cap has a
+    # uniform height (Archimedes) and a uniform azimuth.
+    height = torch.where(y == 0, p[:, 2], -p[:, 2]).numpy()
+    assert height.max() < 0.5
+    assert stats.kstest(height, stats.uniform(-1, 1.5).cdf).pvalue > 1e-3
+    azimuth = torch.atan2(p[:, 1], p[:, 0]).numpy()
+    assert stats.kstest(azimuth, stats.uniform(-math.pi, 2 * math.pi).cdf).pvalue > 1e-3
+    # Chart y's coordinate of the decoded sample is the sample.
+    assert torch.allclose(sphere.encode(sphere.decode(z, y))[torch.arange(8000), y], z,
+                          atol=1e-9)
 
 
 def test_single_chart_circle_prior():
@@ -283,6 +301,25 @@ def test_prior_and_data_graphs_agree_on_the_circle():
         x0, x1 = points_at(circle, [a, b])
         assert shortest_path(prior, x0, x1).length == pytest.approx(
             shortest_path(data, x0, x1).length, rel=1e-3)
+
+
+def test_sphere_geodesics_approach_great_circles():
+    sphere = toy.SphereAtlas(ambient_dim=4, overlap=0.5)
+    graph = build_prior_graph(sphere, 1500, k=10, seed=0, progress=False)
+    x = sphere.sample(40, seed=5)
+    ratios, arcs = [], []
+    for x0, x1 in zip(x[:20], x[20:]):
+        path = shortest_path(graph, x0, x1)
+        arc = float(sphere.arc_distance(x0[None], x1[None])[0])
+        # Decodings lie on the sphere: a polygon through them falls short of the
+        # great circle only by its chords' shortfall, here below 0.1%.
+        assert path.length >= arc * (1 - 1e-3)
+        ratios.append(path.length / arc)
+        arcs.append(arc)
+    ratios, arcs = np.array(ratios), np.array(arcs)
+    # The stretch of a 2-d neighbour graph: a few per cent, more for short pairs.
+    assert np.all(ratios[arcs > 0.5] < 1.10) and np.all(ratios < 1.4)
+    assert np.median(ratios) < 1.06
 
 
 # ------------------------------------------------------------------ seeds, m = 1, errors

@@ -36,6 +36,7 @@ from atlasnb.geodesics.graph import (DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas
                                      default_eps)
 from atlasnb.geodesics.interpolate import Interpolation, interpolate
 from atlasnb.geodesics.prior import PriorGraph, build_prior_graph, prior_memberships
+from atlasnb.geodesics.refine import measure_path, refine
 from atlasnb.geodesics.search import (INSERT_MODES, DisconnectedGraphError, GeodesicPath,
                                       shortest_path)
 from atlasnb.geodesics.statistics import graph_statistics, hop_diameter
@@ -43,4 +44,5 @@ from atlasnb.geodesics.statistics import graph_statistics, hop_diameter
 __all__ = ["DEFAULT_K", "DEFAULT_N_STEPS", "EPS_CAP", "AtlasGraph", "DisconnectedGraphError",
            "GeodesicPath", "INSERT_MODES", "Interpolation", "PriorGraph", "build_atlas_graph",
            "build_prior_graph", "curve_length", "default_eps", "graph_statistics",
-           "hop_diameter", "interpolate", "prior_memberships", "shortest_path"]
+           "hop_diameter", "interpolate", "measure_path", "prior_memberships", "refine",
+           "shortest_path"]
