@@ -1,8 +1,9 @@
 """The prior-sampled graph (atlasnb.geodesics.prior) and the optional prior sampler
 of the AGM interface (sample_latent, atlasnb.agm.draw_latent).
 
-Exact answers come from the circle atlases of atlasnb.toy (arc lengths known in
-closed form); a tiny trained Atlas WAE-GAN checks that the graph builds on a model.
+Exact answers come from the circle and sphere atlases of atlasnb.toy (arc and
+great-circle lengths known in closed form); tiny trained models (m = 1 and 2)
+check that the graph builds and is searched on a trained network.
 """
 
 from __future__ import annotations
