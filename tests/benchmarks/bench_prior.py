@@ -1,7 +1,7 @@
 """The prior-sampled graph beside Algorithm 1's graph on one trained model.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_prior.py [--scale quick] [--n-charts 8]
-[--pairs 20] [--checkpoint PATH]``.
+[--pairs 20] [--checkpoint PATH] [--require-own-chart]``.
 
 Builds both graphs with the scale's graph settings (N points, k, n_steps, eps) on
 the same model: Algorithm 1 over N training images, the prior graph over N draws
@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--require-own-chart", action="store_true",
+                        help="link a sample to other charts only where its own chart holds it")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
 
@@ -71,7 +73,7 @@ def main() -> None:
         model, x, k=settings.k, eps=settings.eps, n_steps=settings.n_steps, progress=False))
     prior, prior_seconds = timed(lambda: geodesics.build_prior_graph(
         model, settings.n_points, k=settings.k, eps=data.eps, n_steps=settings.n_steps,
-        seed=settings.seed, progress=False))
+        seed=settings.seed, require_own_chart=args.require_own_chart, progress=False))
 
     keys = ("nodes", "within_chart_edges", "cross_chart_edges", "components",
             "largest_component", "hop_diameter")
