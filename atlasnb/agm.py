@@ -78,7 +78,7 @@ class SampledAGM(AGM, Protocol):
     independently from P(Z, Y), all randomness taken from ``generator`` (a
     ``torch.Generator``; the tensors lie on its device). A trained model's prior
     is the one its objective matches the encodings to. Derived in
-    {ref}`sec-graph-geodesics`.
+    {ref}`sec-graph-prior`.
     """
 
     def sample_latent(self, n: int,
