@@ -5,7 +5,9 @@ Run: ``ATLASNB_RUNS=<runs folder> .venv/bin/python tests/benchmarks/bench_lazy.p
 --queries 100 --threads 2``).
 
 Loads the finished run of ``make_config(scale, dataset, n_charts=charts)`` (it
-never trains: an unfinished run is an error) and prints, in one run:
+never trains: an unfinished run is an error; with ``--partial`` the latest
+checkpoint of an unfinished run is read instead, and the epoch is printed) and
+prints, in one run:
 
 - the eager build (every eq. (10) weight decoded): time and points decoded;
 - the lazy build (node images only): time and points decoded;
@@ -33,6 +35,20 @@ os.environ.setdefault("ATLASNB_DATA", str(Path(__file__).resolve().parents[3] / 
 
 from atlasnb import experiments, geodesics, runs  # noqa: E402
 from atlasnb.config import make_config  # noqa: E402
+from atlasnb.train import Trainer  # noqa: E402
+
+
+def load_model(config, partial: bool):
+    """The run's model and a line naming it; never trains."""
+    path = runs.run_path(config)
+    if (path / "metrics.json").exists() or not partial:
+        run = runs.load_run(path, device="cpu")
+        return run.model.eval(), f"{config.model_name}, trained ({path})"
+    state = torch.load(path / "checkpoint.pt", map_location="cpu", weights_only=False)
+    trainer = Trainer(config, torch.device("cpu"))
+    trainer.load_state_dict(state)
+    return trainer.model.eval(), (f"{config.model_name} after epoch {trainer.epoch} of "
+                                  f"{config.epochs} (unfinished run, {path})")
 
 
 def queries(graph, starts, ends) -> tuple[list, float]:
@@ -57,29 +73,30 @@ def main() -> int:
     parser.add_argument("--n-steps", type=int, default=15)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--partial", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     config = make_config(args.scale, args.dataset, n_charts=args.charts)
-    run = runs.load_run(runs.run_path(config), device="cpu")
+    model, what = load_model(config, args.partial)
     settings = experiments.graph_settings(args.scale, n_points=args.n, k=args.k,
                                           n_steps=args.n_steps, n_pairs=args.queries,
                                           n_interpolations=0)
     x = experiments.graph_points(args.dataset, settings)
     starts, ends = experiments.test_pairs(args.dataset, settings)
-    print(f"model: {run.config.model_name} ({run.path}); data: {len(x)} {args.dataset} "
+    print(f"model: {what}; data: {len(x)} {args.dataset} "
           f"points, {len(starts)} test pairs; k={args.k}, n_steps={args.n_steps}, "
           f"threads={torch.get_num_threads()}")
 
     started = time.perf_counter()
-    eager = geodesics.build_atlas_graph(run.model, x, k=args.k, n_steps=args.n_steps,
+    eager = geodesics.build_atlas_graph(model, x, k=args.k, n_steps=args.n_steps,
                                         progress=False, lazy=False)
     eager_build = time.perf_counter() - started
     print(f"graph: {eager}")
     print(f"eager build           {eager_build:8.2f} s   {eager.n_decoded:9,d} points decoded")
 
     started = time.perf_counter()
-    lazy = geodesics.build_atlas_graph(run.model, x, k=args.k, n_steps=args.n_steps,
+    lazy = geodesics.build_atlas_graph(model, x, k=args.k, n_steps=args.n_steps,
                                        progress=False)
     lazy_build = time.perf_counter() - started
     build_decoded = lazy.n_decoded
