@@ -208,7 +208,7 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
 
     graph_decoded = graph.n_decoded
     n_evaluated, n_searches = 0, 0
-    h = _heuristic(query, goals)
+    h = _Heuristic(query, goals)
     weights = graph.edge_weights.tolist() + query.weights
     while True:
         n_searches += 1
@@ -249,7 +249,7 @@ def _evaluate_extra(query: _Query, j: int) -> float:
     return query.weights[j]
 
 
-def _astar(query: _Query, weights: list, h: list, sources: list, goals: list):
+def _astar(query: _Query, weights: list, h: dict, sources: list, goals: list):
     """A* from any source to any goal; returns the vertex route and its edge ids.
 
     ``h`` must be consistent (h(u) <= w(u, v) + h(v)), so a vertex is final when
@@ -318,16 +318,22 @@ def _check_connected(query: _Query, sources, goals) -> None:
             f"{describe(end_parts)}; no path joins them (raise k or sample more points)")
 
 
-def _heuristic(query: _Query, goals) -> list:
-    """h(v) = min over goal images of ||G(v) - G(goal)||_2 for every vertex, exact
-    norms of differences in float64."""
-    flat = query.graph.flat_images()
-    goal_images = torch.stack([query.image(g).reshape(-1).double() for g in goals])
-    extra = torch.stack([image.reshape(-1).double() for image in query.images]) \
-        if query.images else flat[:0]
-    everything = torch.cat([flat, extra])
-    h = torch.stack([(everything - g).norm(dim=1) for g in goal_images]).min(dim=0).values
-    return h.tolist()
+class _Heuristic(dict):
+    """h(v) = min over goal images of ||G(v) - G(goal)||_2, computed when A* first asks
+    for vertex v (exact norms of differences in float64) and kept for the query."""
+
+    def __init__(self, query: _Query, goals):
+        super().__init__()
+        self.query, self.flat = query, query.graph.flat_images().numpy()
+        self.goals = np.stack([query.image(g).reshape(-1).double().numpy() for g in goals])
+
+    def __missing__(self, v: int) -> float:
+        n = self.query.graph.n_nodes
+        image = self.flat[v] if v < n else \
+            self.query.images[v - n].reshape(-1).double().numpy()
+        value = float(np.linalg.norm(image[None, :] - self.goals, axis=1).min())
+        self[v] = value
+        return value
 
 
 def _make_path(query: _Query, route, edge_ids, n_decoded: int, n_evaluated: int,
