@@ -4,12 +4,19 @@ Derived in {ref}`sec-agm`. Everything downstream of training (Algorithm 1,
 interpolation, the figures) talks to a model only through this interface, so
 any model that offers it, an Atlas VAE, a Chart Auto-Encoder or a hand-written
 analytic atlas, can be used with :mod:`atlasnb.geodesics`.
+
+One method is optional: ``sample_latent(n, generator)`` draws latent points
+(z, y) from the model's prior P(Z, Y) (:class:`SampledAGM`). Only the
+prior-sampled graph (:func:`atlasnb.geodesics.build_prior_graph`) needs it;
+:func:`draw_latent` calls it, checks what it returns, and names the model type
+in its error when the model has none.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, Union, runtime_checkable
 
+import numpy as np
 import torch
 
 Chart = Union[int, torch.Tensor]
@@ -60,3 +67,56 @@ def check_agm(model: object) -> None:
     m = model.n_charts
     if not isinstance(m, int) or m < 1:
         raise ValueError(f"n_charts must be an integer >= 1, got {m!r}")
+
+
+@runtime_checkable
+class SampledAGM(AGM, Protocol):
+    """An AGM that also offers its prior P(Z, Y) (optional in the interface).
+
+    ``sample_latent(n, generator)`` returns ``(z, y)``: ``z`` an (n, d) float
+    tensor and ``y`` an (n,) long tensor of charts in [0, m), the n rows drawn
+    independently from P(Z, Y), all randomness taken from ``generator`` (a
+    ``torch.Generator``; the tensors lie on its device). A trained model's prior
+    is the one its objective matches the encodings to. Derived in
+    {ref}`sec-graph-prior`.
+    """
+
+    def sample_latent(self, n: int,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor,
+                                                                         torch.Tensor]:
+        """(z, y) ~ P(Z, Y): n codes (n, d) and their charts (n,)."""
+
+
+def draw_latent(model: object, n: int,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model.sample_latent(n, generator)``, checked: (z (n, d), y (n,) long).
+
+    Raises a TypeError naming the model type when it offers no
+    ``sample_latent``, and a ValueError when what it returns does not have the
+    shapes, dtypes or chart range of :class:`SampledAGM`.
+    """
+    check_agm(model)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if not callable(getattr(model, "sample_latent", None)):
+        raise TypeError(
+            f"model of type {type(model).__name__} offers no sample_latent(n, generator), "
+            "so its prior P(Z, Y) is unknown; the prior-sampled graph needs it (see "
+            "atlasnb.agm.SampledAGM), while Algorithm 1 (build_atlas_graph) works from "
+            "data points without it")
+    z, y = model.sample_latent(int(n), generator)
+    m, d = model.n_charts, model.latent_dim
+    if not isinstance(z, torch.Tensor) or not z.is_floating_point() \
+            or tuple(z.shape) != (n, d):
+        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+        raise ValueError(f"{type(model).__name__}.sample_latent must return z as an (n, d) = "
+                         f"{(n, d)} float tensor, got {shape}")
+    if not isinstance(y, torch.Tensor) or y.dtype != torch.long or tuple(y.shape) != (n,):
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"{type(model).__name__}.sample_latent must return y as an (n,) = "
+                         f"({n},) long tensor, got {shape}"
+                         + (f" of dtype {y.dtype}" if isinstance(y, torch.Tensor) else ""))
+    if len(y) and not (0 <= int(y.min()) and int(y.max()) < m):
+        raise ValueError(f"{type(model).__name__}.sample_latent returned charts outside "
+                         f"[0, {m}): from {int(y.min())} to {int(y.max())}")
+    return z, y

@@ -253,6 +253,18 @@ class AtlasWAEGAN(nn.Module):
         z_all, psi = self.encode_with_partition(x)
         return psi, z_all, self.decode_all(z_all)
 
+    def sample_latent(self, n: int, generator: torch.Generator | None = None):
+        """(z, y) ~ P(Z, Y) = N(0, I_d) x Uniform{0, ..., m-1}, the prior the objective
+        matches the encodings to (:mod:`atlasnb.objective`): z (n, d) in the model's
+        dtype, y (n,) long, on the generator's device (CPU without one). The optional
+        method of the AGM interface (:class:`atlasnb.agm.SampledAGM`)."""
+        n = _check_positive_int("n", n)
+        device = generator.device if generator is not None else torch.device("cpu")
+        y = torch.randint(self.n_charts, (n,), generator=generator, device=device)
+        z = torch.randn(n, self.latent_dim, generator=generator, device=device,
+                        dtype=self.decoder_fc.weight.dtype)
+        return z, y
+
 
 class WAEGAN(AtlasWAEGAN):
     """The WAE-GAN: the atlas model with one chart, no partition network (psi = 1),
