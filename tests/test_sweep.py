@@ -101,10 +101,11 @@ def test_summary_gives_mean_and_spread_over_seeds(capsys):
                 for seed, error in ((0, 0.1), (1, 0.3))]
     assert print_summary(outcomes, 2) == 0
     printed = capsys.readouterr().out
-    assert "mean and standard deviation over seeds" in printed
-    row = next(line for line in printed.splitlines() if line.startswith("mnist   2"))
+    assert "mean ± standard deviation over seeds" in printed
+    spread = printed.split("over seeds")[1]
     # reconstruction_error: mean 0.2, sample standard deviation 0.1414 over two seeds.
-    assert "0.2000" in row and "0.1414" in row
+    assert "0.2000 ± 0.1414" in spread
+    assert "0.5000 ± 0.0000" in spread
 
 
 def test_interrupted_summary_says_how_to_resume(capsys):

@@ -271,10 +271,8 @@ def print_summary(outcomes: list[Outcome], total: int, interrupted: bool = False
                                "{:.4f}".format):
             print("\n" + rows.to_string())
             if rows.reset_index()["seed"].nunique() > 1:
-                spread = rows[list(SUMMARY_METRICS)].groupby(level=["dataset", "m"]).agg(
-                    ["mean", "std", "count"])
-                print("\nmean and standard deviation over seeds (count = seeds finished)")
-                print(spread.to_string())
+                print("\nmean ± standard deviation over seeds")
+                print(over_seeds(rows).to_string())
     if failed:
         print(f"\n{len(failed)} configuration(s) failed:")
         for o in failed:
@@ -288,6 +286,19 @@ def print_summary(outcomes: list[Outcome], total: int, interrupted: bool = False
         return 1
     print(f"\nall {len(done)} configurations done")
     return 0
+
+
+def over_seeds(rows):
+    """Per data set and chart count: the seeds finished and, for each metric of
+    :data:`SUMMARY_METRICS`, "mean ± standard deviation" over those seeds."""
+    groups = rows[list(SUMMARY_METRICS)].groupby(level=["dataset", "m"])
+    mean, std = groups.mean(), groups.std()
+    table = groups.size().to_frame("seeds")
+    for name in SUMMARY_METRICS:
+        digits = 0 if name == "parameters" else 4
+        table[name] = [f"{a:,.{digits}f} ± {b:,.{digits}f}"
+                       for a, b in zip(mean[name], std[name])]
+    return table
 
 
 def _spread(values) -> str:
