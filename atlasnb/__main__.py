@@ -11,12 +11,13 @@ command resumes when run again. Described in {ref}`sec-intro-running`.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import sys
 from pathlib import Path
 
-from atlasnb.book.sweep import SchedulerUnreachable
+from atlasnb.book.sweep import RESUME_HINT, SchedulerUnreachable
 from atlasnb.config import DATASETS, SCALES
 
 #: A Dask scheduler address: protocol://host:port, or host:port (TCP).
@@ -124,8 +125,8 @@ def parser() -> argparse.ArgumentParser:
 
     main = argparse.ArgumentParser(prog="python -m atlasnb",
                                    description=__doc__.split("\n")[0])
-    main.add_argument("--book-root", type=book_root, default=str(BOOK_ROOT),
-                      help="folder holding _toc.yml and book/ (default: %(default)s)")
+    main.add_argument("--book-root", type=book_root, default=None,
+                      help=f"folder holding _toc.yml and book/ (default: {BOOK_ROOT})")
     commands = main.add_subparsers(dest="command", required=True)
 
     notebooks = commands.add_parser("notebooks", help="write every chapter as .ipynb")
@@ -149,8 +150,7 @@ def parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser(
         "prepare", help="train every model the book needs and run its geodesic experiments")
     prepare.add_argument("--scale", choices=SCALES,
-                         default=os.environ.get("ATLASNB_SCALE") if
-                         os.environ.get("ATLASNB_SCALE") in SCALES else "quick",
+                         default=os.environ.get("ATLASNB_SCALE") or "quick",
                          help="the scale the book is built at (default: $ATLASNB_SCALE, "
                               "else quick)")
     _add_parallel(prepare)
@@ -162,14 +162,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         command_line = parser()
         args = command_line.parse_args(argv)
+        if args.book_root is None:
+            from atlasnb.book.chapters import BOOK_ROOT
+
+            args.book_root = str(BOOK_ROOT)
+        if args.command == "prepare" and args.scale not in SCALES:
+            args.parser.error(f"argument --scale: not given, and ATLASNB_SCALE is "
+                              f"{args.scale!r}; choose from {', '.join(SCALES)}")
         if args.command == "sweep":
             distinct(args.parser, "--charts", args.charts)
             distinct(args.parser, "--dataset", args.dataset)
             distinct(args.parser, "--seeds", args.seeds)
         if getattr(args, "workers", None) or getattr(args, "scheduler", None):
-            try:
-                import distributed  # noqa: F401
-            except ImportError:
+            if importlib.util.find_spec("distributed") is None:
                 args.parser.error("--workers and --scheduler need Dask distributed: "
                                   "pip install 'atlasnb[cluster]'")
         try:
@@ -177,8 +182,6 @@ def main(argv: list[str] | None = None) -> int:
         except SchedulerUnreachable as error:
             args.parser.error(f"argument --scheduler: {error}")
     except KeyboardInterrupt:
-        from atlasnb.book.sweep import RESUME_HINT
-
         print(f"\ninterrupted before any configuration finished; {RESUME_HINT}")
         return 130
 

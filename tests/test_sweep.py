@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -161,6 +160,14 @@ def test_bad_option_values_exit_2_naming_the_option(argv, option, capsys):
     assert stop.value.code == 2
     error = capsys.readouterr().err
     assert option in error and "Traceback" not in error
+
+
+def test_prepare_refuses_a_bad_scale_from_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("ATLASNB_SCALE", "fast")
+    with pytest.raises(SystemExit) as stop:
+        main(["prepare"])
+    assert stop.value.code == 2
+    assert "ATLASNB_SCALE is 'fast'" in capsys.readouterr().err
 
 
 def test_scheduler_addresses():

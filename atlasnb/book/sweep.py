@@ -111,8 +111,7 @@ def run_point(point: Point, scale: str, environ: dict, gpus: int, book_root: str
     from atlasnb.config import make_config
     from atlasnb.runs import run_path
 
-    config = make_config(scale, point.dataset, point.n_charts, seed=point.seed)
-    folder = run_path(config)
+    folder = run_path(make_config(scale, point.dataset, point.n_charts, seed=point.seed))
     notebook = folder / f"{SWEEP_CHAPTER}.ipynb"
     chapter = Path(book_root) / "book" / f"{SWEEP_CHAPTER}.md"
     outcome = Outcome(point, str(folder), ok=False, notebook=str(notebook))
