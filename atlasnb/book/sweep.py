@@ -244,7 +244,8 @@ def _execute_dask(tasks, scale, environ, workers, scheduler, finished) -> None:
                 outcome = _failed(task, error, time.perf_counter() - started)
             finished(outcome)
     finally:
-        client.cancel(list(futures), force=True)
+        # Unfinished tasks stop unless another client of a shared scheduler wants them.
+        client.cancel(list(futures))
         client.close()
         if cluster is not None:
             cluster.close()
