@@ -1,22 +1,85 @@
-"""Command line: ``python -m atlasnb {notebooks,sweep}``.
+"""Command line: ``python -m atlasnb {notebooks,sweep,prepare}``.
 
 ``notebooks`` writes every chapter as an ``.ipynb`` (for nbval or download);
-``sweep`` runs the Atlas WAE-GAN chapter over a grid of chart counts with
-papermill, reusing finished runs and reporting failed configurations at the end.
-Described in {ref}`sec-intro-running`.
+``sweep`` runs the Atlas WAE-GAN chapter with papermill over a grid of data sets,
+chart counts and seeds, one after another or in parallel on Dask distributed;
+``prepare`` trains every model the book needs and runs its geodesic experiment, so
+that building the book only loads. Every run folder is reused; an interrupted
+command resumes when run again. Described in {ref}`sec-intro-running`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
+import os
+import re
 import sys
-import time
 from pathlib import Path
 
-from atlasnb.config import DATASETS, SCALES, make_config
+from atlasnb.book.sweep import RESUME_HINT, SchedulerUnreachable
+from atlasnb.config import DATASETS, SCALES
 
-SWEEP_CHAPTER = "atlas_wae_gan"
+#: A Dask scheduler address: protocol://host:port, or host:port (TCP).
+ADDRESS = re.compile(r"^(?:(?P<protocol>tcp|tls|ucx|ws|wss)://)?(?P<host>\[[0-9a-fA-F:]+\]"
+                     r"|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
+
+
+def integer(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def scheduler_address(text: str) -> str:
+    """An argparse type: a Dask scheduler address such as tcp://10.0.0.5:8786."""
+    match = ADDRESS.match(text.strip())
+    if not match or not 0 < int(match["port"]) < 65536:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a scheduler address; give protocol://host:port or host:port "
+            "with a port from 1 to 65535, e.g. tcp://10.0.0.5:8786")
+    return text.strip() if match["protocol"] else f"tcp://{text.strip()}"
+
+
+def output_folder(text: str) -> str:
+    """An argparse type: a folder that exists or can be created and written."""
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be created: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be written: no write permission "
+                                         f"in {parent}")
+    return str(path)
+
+
+def book_root(text: str) -> str:
+    """An argparse type: the book's root folder (holding _toc.yml and book/)."""
+    path = Path(text).expanduser()
+    if not (path / "_toc.yml").is_file() or not (path / "book").is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not the book's root folder "
+                                         "(it needs _toc.yml and book/)")
+    return str(path)
+
+
+def distinct(parser, option: str, values: list) -> None:
+    twice = sorted({v for v in values if values.count(v) > 1}, key=str)
+    if twice:
+        parser.error(f"argument {option}: {', '.join(map(str, twice))} given more than once")
 
 
 def _notebooks(args) -> int:
@@ -35,71 +98,92 @@ def _notebooks(args) -> int:
 
 
 def _sweep(args) -> int:
-    from tqdm import tqdm
+    from atlasnb.book.sweep import grid, sweep
 
-    from atlasnb.book.chapters import run_chapter
-    from atlasnb.runs import run_path
+    return sweep(grid(args.dataset, args.charts, args.seeds), args.scale, args.book_root,
+                 workers=args.workers, scheduler=args.scheduler)
 
-    chapter = Path(args.book_root) / "book" / f"{SWEEP_CHAPTER}.md"
-    failures, rows = [], []
-    grid = [(dataset, m) for dataset in args.dataset for m in args.charts]
-    for dataset, m in tqdm(grid, desc="sweep", unit="config"):
-        config = make_config(args.scale, dataset, m, seed=args.seed)
-        folder = run_path(config)
-        output = folder / f"{SWEEP_CHAPTER}.ipynb"
-        started = time.perf_counter()
-        try:
-            run_chapter(chapter, output, dict(n_charts=m, dataset=dataset, scale=args.scale,
-                                              seed=args.seed), progress=False)
-            metrics = json.loads((folder / "metrics.json").read_text())
-            rows.append((dataset, m, metrics, time.perf_counter() - started, folder))
-        except Exception as error:  # keep going; report at the end
-            failures.append((dataset, m, f"{type(error).__name__}: {str(error)[:300]}"))
-            tqdm.write(f"FAILED {dataset} m={m}: {failures[-1][2]}")
-    print(f"\n{'dataset':<14}{'m':>3}{'params':>12}{'rec. error':>12}{'median psi':>12}"
-          f"{'labels/chart':>14}{'seconds':>9}  run folder")
-    for dataset, m, metrics, seconds, folder in rows:
-        per_chart = metrics["labels_per_chart"]
-        print(f"{dataset:<14}{m:>3}{metrics['parameters']:>12,}"
-              f"{metrics['reconstruction_error']:>12.4f}{metrics['confidence_median']:>12.3f}"
-              f"{min(per_chart):>6}-{max(per_chart):<7}{seconds:>9.0f}  {folder}")
-    if failures:
-        print(f"\n{len(failures)} configuration(s) failed:")
-        for dataset, m, message in failures:
-            print(f"  {dataset} m={m}: {message}")
-        return 1
-    print(f"\nall {len(rows)} configurations done")
-    return 0
+
+def _prepare(args) -> int:
+    from atlasnb.book.prepare import prepare
+
+    return prepare(args.scale, workers=args.workers, scheduler=args.scheduler)
+
+
+def _add_parallel(parser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=integer(1), default=None, metavar="N",
+                       help="run in parallel on a local Dask cluster of N worker processes "
+                            "(needs atlasnb[cluster]; default: one after another)")
+    group.add_argument("--scheduler", type=scheduler_address, default=None,
+                       metavar="ADDRESS", help="submit to a running Dask scheduler, e.g. "
+                       "tcp://10.0.0.5:8786 (runs and data folders on a shared filesystem)")
+
+
+def parser() -> argparse.ArgumentParser:
+    from atlasnb.book.chapters import BOOK_ROOT
+
+    main = argparse.ArgumentParser(prog="python -m atlasnb",
+                                   description=__doc__.split("\n")[0])
+    main.add_argument("--book-root", type=book_root, default=None,
+                      help=f"folder holding _toc.yml and book/ (default: {BOOK_ROOT})")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    notebooks = commands.add_parser("notebooks", help="write every chapter as .ipynb")
+    notebooks.add_argument("--out", type=output_folder, required=True, help="output folder")
+    notebooks.add_argument("--scale", choices=SCALES, default=None,
+                           help="inject this scale as the chapters' parameter")
+    notebooks.set_defaults(run=_notebooks, parser=notebooks)
+
+    sweep = commands.add_parser(
+        "sweep", help="run the Atlas WAE-GAN chapter over data sets, chart counts and seeds")
+    sweep.add_argument("--charts", type=integer(1), nargs="+", default=[1, 2, 4, 8, 16],
+                       metavar="M", help="chart counts m (1 is the WAE-GAN)")
+    sweep.add_argument("--dataset", nargs="+", choices=DATASETS, default=["mnist"])
+    sweep.add_argument("--seeds", "--seed", type=integer(0), nargs="+", default=[0],
+                       metavar="SEED", help="seeds; with several, the summary gives the "
+                       "mean and standard deviation over seeds")
+    sweep.add_argument("--scale", choices=SCALES, default="quick")
+    _add_parallel(sweep)
+    sweep.set_defaults(run=_sweep, parser=sweep)
+
+    prepare = commands.add_parser(
+        "prepare", help="train every model the book needs and run its geodesic experiments")
+    prepare.add_argument("--scale", choices=SCALES,
+                         default=os.environ.get("ATLASNB_SCALE") or "quick",
+                         help="the scale the book is built at (default: $ATLASNB_SCALE, "
+                              "else quick)")
+    _add_parallel(prepare)
+    prepare.set_defaults(run=_prepare, parser=prepare)
+    return main
 
 
 def main(argv: list[str] | None = None) -> int:
-    from atlasnb.book.chapters import BOOK_ROOT
+    try:
+        command_line = parser()
+        args = command_line.parse_args(argv)
+        if args.book_root is None:
+            from atlasnb.book.chapters import BOOK_ROOT
 
-    parser = argparse.ArgumentParser(prog="python -m atlasnb", description=__doc__.split("\n")[0])
-    parser.add_argument("--book-root", default=str(BOOK_ROOT),
-                        help="folder holding _toc.yml and book/ (default: %(default)s)")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    notebooks = commands.add_parser("notebooks", help="write every chapter as .ipynb")
-    notebooks.add_argument("--out", required=True, help="output folder")
-    notebooks.add_argument("--scale", choices=SCALES, default=None,
-                           help="inject this scale as the chapters' parameter")
-    notebooks.set_defaults(run=_notebooks)
-
-    sweep = commands.add_parser("sweep", help="run the Atlas WAE-GAN chapter over chart counts")
-    sweep.add_argument("--charts", type=int, nargs="+", default=[1, 2, 4, 8, 16],
-                       help="chart counts m (1 is the WAE-GAN)")
-    sweep.add_argument("--dataset", nargs="+", choices=DATASETS, default=["mnist"])
-    sweep.add_argument("--scale", choices=SCALES, default="quick")
-    sweep.add_argument("--seed", type=int, default=0)
-    sweep.set_defaults(run=_sweep)
-
-    args = parser.parse_args(argv)
-    if args.command == "sweep":
-        bad = [m for m in args.charts if m < 1]
-        if bad:
-            parser.error(f"--charts must be integers >= 1, got {bad}")
-    return args.run(args)
+            args.book_root = str(BOOK_ROOT)
+        if args.command == "prepare" and args.scale not in SCALES:
+            args.parser.error(f"argument --scale: not given, and ATLASNB_SCALE is "
+                              f"{args.scale!r}; choose from {', '.join(SCALES)}")
+        if args.command == "sweep":
+            distinct(args.parser, "--charts", args.charts)
+            distinct(args.parser, "--dataset", args.dataset)
+            distinct(args.parser, "--seeds", args.seeds)
+        if getattr(args, "workers", None) or getattr(args, "scheduler", None):
+            if importlib.util.find_spec("distributed") is None:
+                args.parser.error("--workers and --scheduler need Dask distributed: "
+                                  "pip install 'atlasnb[cluster]'")
+        try:
+            return args.run(args)
+        except SchedulerUnreachable as error:
+            args.parser.error(f"argument --scheduler: {error}")
+    except KeyboardInterrupt:
+        print(f"\ninterrupted before any configuration finished; {RESUME_HINT}")
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,77 @@
+"""The book's long work, done before any chapter executes.
+
+Described in {ref}`sec-intro-running`. :func:`book_configs` lists every model the
+chapters load; :func:`prepare` trains each (or loads it from its run folder) and runs
+{func}`atlasnb.experiments.geodesic_experiment` on it, whose graph and results are kept
+in the run folder. The chapters then only load, so building the book does not depend
+on the machine's speed; an interrupted preparation resumes when run again.
+"""
+
+from __future__ import annotations
+
+import time
+
+from atlasnb.book.sweep import (Outcome, Point, Task, enter_environment, execute, grid,
+                                print_summary, task_key)
+
+#: The data sets and chart counts of section 4 (the experiments chapter); the other
+#: chapters load models of this grid (MNIST with m = 1 and m = 8, seed 0).
+BOOK_DATASETS = ("mnist", "fashion-mnist")
+BOOK_CHART_COUNTS = (1, 2, 4, 8, 16)
+BOOK_SEEDS = (0,)
+
+
+def book_configs(scale: str) -> list[Point]:
+    """Every configuration the book's chapters load at ``scale``. A chapter that needs
+    another model adds it here, so that preparing the book trains it too."""
+    from atlasnb.config import SCALES
+
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    return grid(BOOK_DATASETS, BOOK_CHART_COUNTS, BOOK_SEEDS)
+
+
+def prepare_point(point: Point, scale: str, environ: dict, gpus: int,
+                  progress: bool = False) -> Outcome:
+    """Train (or load) ``point``'s model and run its geodesic experiment (the
+    preparation's task). A failure is returned, not raised."""
+    enter_environment(environ, gpus)
+    from atlasnb import experiments, runs
+    from atlasnb.config import make_config
+
+    config = make_config(scale, point.dataset, point.n_charts, seed=point.seed)
+    outcome = Outcome(point, str(runs.run_path(config)), ok=False)
+    started = time.perf_counter()
+    try:
+        run = runs.load_or_train(config, progress=progress)
+        result = experiments.geodesic_experiment(run, experiments.graph_settings(scale),
+                                                 progress=progress)
+        outcome.metrics = {**run.metrics, "failed_pairs": len(result["failed_pairs"]),
+                           "pairs": len(result["lengths"])}
+        outcome.ok = True
+    except Exception as error:  # reported with the others, never stops the preparation
+        outcome.error = f"{type(error).__name__}: {error}"
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def prepare_tasks(points: list[Point], scale: str, progress: bool = False) -> list[Task]:
+    from atlasnb.config import make_config
+    from atlasnb.runs import run_path
+
+    return [Task(task_key("prepare", scale, p), p, prepare_point, (progress,),
+                 str(run_path(make_config(scale, p.dataset, p.n_charts, seed=p.seed))))
+            for p in points]
+
+
+def prepare(scale: str, workers: int | None = None, scheduler: str | None = None,
+            points: list[Point] | None = None) -> int:
+    """Train every model of :func:`book_configs` and run its geodesic experiment,
+    sequentially or on Dask; print what finished and failed; return the exit code
+    (0 all done, 1 some failed, 130 interrupted: run again to resume)."""
+    points = book_configs(scale) if points is None else points
+    sequential = workers is None and scheduler is None
+    tasks = prepare_tasks(points, scale, progress=sequential)
+    outcomes, interrupted = execute(tasks, scale, workers=workers, scheduler=scheduler,
+                                    desc=f"prepare ({scale})")
+    return print_summary(outcomes, len(points), interrupted)

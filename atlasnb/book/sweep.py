@@ -1,0 +1,314 @@
+"""Sweeps: one task per configuration, run one after another or in parallel on Dask.
+
+Described in {ref}`sec-intro-running`. A configuration is a data set, a chart count m
+and a seed; its run folder ({func}`atlasnb.runs.run_path`) is the unit of work, so a
+finished configuration is reused and an interrupted one resumes. :func:`execute` runs
+a list of :class:`Task` s sequentially, on a local Dask cluster (``workers``) or on an
+existing Dask scheduler (``scheduler``); :func:`sweep` runs the Atlas WAE-GAN chapter
+with papermill for each configuration and :func:`print_summary` reports the metrics,
+their mean and spread over seeds, and every failed configuration with its notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+SWEEP_CHAPTER = "atlas_wae_gan"
+#: The scalar metrics of ``metrics.json`` shown per configuration and averaged over seeds.
+SUMMARY_METRICS = ("parameters", "reconstruction_error", "confidence_median",
+                   "confidence_mean")
+RESUME_HINT = ("run again to resume (the same command: finished run folders are reused "
+               "and an interrupted training resumes from its last checkpoint)")
+
+
+class SchedulerUnreachable(ConnectionError):
+    """No Dask scheduler answered at the address given."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration of a grid: a data set, a chart count m and a seed."""
+
+    dataset: str
+    n_charts: int
+    seed: int = 0
+
+    def label(self) -> str:
+        return f"{self.dataset} m={self.n_charts} seed={self.seed}"
+
+
+def grid(datasets, chart_counts, seeds=(0,)) -> list[Point]:
+    """Every combination of ``datasets``, ``chart_counts`` and ``seeds``, in that order."""
+    return [Point(d, int(m), int(s)) for d in datasets for m in chart_counts for s in seeds]
+
+
+@dataclass
+class Outcome:
+    """What one task gave: metrics when it finished, else the error and its notebook."""
+
+    point: Point
+    folder: str
+    ok: bool
+    seconds: float = 0.0
+    metrics: dict = field(default_factory=dict)
+    error: str = ""
+    notebook: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A unit of work: ``function(point, scale, environ, gpus, *args)`` returning an
+    :class:`Outcome`; ``key`` names the configuration (one task per key on a cluster);
+    ``folder`` and ``notebook`` say where to look when its worker dies."""
+
+    key: str
+    point: Point
+    function: Callable
+    args: tuple = ()
+    folder: str = ""
+    notebook: str = ""
+
+
+def environment() -> dict:
+    """The run and data folders of this process, as absolute paths, for the workers
+    (they must see the same paths: a shared filesystem on a cluster)."""
+    from atlasnb.runs import runs_root
+
+    environ = {"ATLASNB_RUNS": str(Path(runs_root()).resolve())}
+    if os.environ.get("ATLASNB_DATA"):
+        environ["ATLASNB_DATA"] = str(Path(os.environ["ATLASNB_DATA"]).expanduser().resolve())
+    return environ
+
+
+def enter_environment(environ: dict, gpus: int) -> None:
+    """Set the caller's folders in this (worker) process, and on a local cluster with
+    ``gpus`` GPUs pin this worker to one of them, so its kernels inherit both."""
+    os.environ.update(environ)
+    if gpus:
+        try:
+            from distributed import get_worker
+
+            index = int(get_worker().name)
+        except (ImportError, ValueError, TypeError):
+            return
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+
+
+def run_point(point: Point, scale: str, environ: dict, gpus: int, book_root: str) -> Outcome:
+    """Run the Atlas WAE-GAN chapter for ``point`` with papermill (the sweep's task).
+
+    The executed notebook is written to the run folder. A failure is returned, not
+    raised: the exception's type and message are taken from the notebook's failing cell.
+    """
+    enter_environment(environ, gpus)
+    from papermill.exceptions import PapermillExecutionError
+
+    from atlasnb.book.chapters import run_chapter
+    from atlasnb.config import make_config
+    from atlasnb.runs import run_path
+
+    folder = run_path(make_config(scale, point.dataset, point.n_charts, seed=point.seed))
+    notebook = folder / f"{SWEEP_CHAPTER}.ipynb"
+    chapter = Path(book_root) / "book" / f"{SWEEP_CHAPTER}.md"
+    outcome = Outcome(point, str(folder), ok=False, notebook=str(notebook))
+    started = time.perf_counter()
+    try:
+        run_chapter(chapter, notebook, dict(n_charts=point.n_charts, dataset=point.dataset,
+                                            scale=scale, seed=point.seed), progress=False)
+        outcome.metrics = _read_metrics(folder)
+        outcome.ok = True
+    except PapermillExecutionError as error:
+        outcome.error = f"{error.ename}: {error.evalue} (cell [{error.exec_count}])"
+    except Exception as error:  # reported with the others, never stops the sweep
+        outcome.error = f"{type(error).__name__}: {error}"
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _read_metrics(folder: Path) -> dict:
+    import json
+
+    return json.loads((Path(folder) / "metrics.json").read_text())
+
+
+def task_key(kind: str, scale: str, point: Point) -> str:
+    """The task's name on the scheduler: the kind of work and the whole config's hash,
+    so two tasks of one scheduler never train the same configuration."""
+    from atlasnb.config import make_config
+
+    config = make_config(scale, point.dataset, point.n_charts, seed=point.seed)
+    return f"{kind}-{point.dataset}-m{point.n_charts}-s{point.seed}-{scale}-{config.key()}"
+
+
+def sweep_tasks(points: list[Point], scale: str, book_root: str | os.PathLike) -> list[Task]:
+    """The sweep's tasks: the Atlas WAE-GAN chapter for every point."""
+    from atlasnb.config import make_config
+    from atlasnb.runs import run_path
+
+    tasks = []
+    for p in points:
+        folder = run_path(make_config(scale, p.dataset, p.n_charts, seed=p.seed))
+        tasks.append(Task(task_key("chapter", scale, p), p, run_point, (str(book_root),),
+                          str(folder), str(folder / f"{SWEEP_CHAPTER}.ipynb")))
+    return tasks
+
+
+def _failed(task: Task, error: BaseException, seconds: float) -> Outcome:
+    """The outcome of a task whose worker died or that raised outside the task."""
+    notebook = task.notebook if task.notebook and Path(task.notebook).exists() else ""
+    return Outcome(task.point, task.folder, ok=False, seconds=seconds,
+                   error=f"{type(error).__name__}: {error}", notebook=notebook)
+
+
+def execute(tasks: list[Task], scale: str, workers: int | None = None,
+            scheduler: str | None = None, desc: str = "sweep") -> tuple[list[Outcome], bool]:
+    """Run ``tasks`` and return (their outcomes in the order they finished, whether
+    the run was interrupted by Ctrl-C).
+
+    Without ``workers`` or ``scheduler`` the tasks run one after another in this
+    process. ``workers`` starts a local Dask cluster of that many processes, each with
+    its share of the CPU threads (or one GPU each where there are GPUs); ``scheduler``
+    submits to a running Dask scheduler. One progress bar counts finished tasks; a
+    failed task is written out as soon as it is known, and the others carry on.
+    """
+    from tqdm import tqdm
+
+    keys = [task.key for task in tasks]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"two tasks share a key: {sorted(k for k in keys if keys.count(k) > 1)}")
+    environ = environment()
+    outcomes: list[Outcome] = []
+    bar = tqdm(total=len(tasks), desc=desc, unit="config")
+
+    def finished(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        bar.update(1)
+        if outcome.ok:
+            bar.write(f"done {outcome.point.label()} in {outcome.seconds:.0f} s")
+        else:
+            bar.write(f"FAILED {outcome.point.label()}: {outcome.error}"
+                      + (f"\n  notebook: {outcome.notebook}" if outcome.notebook else ""))
+
+    try:
+        if workers is None and scheduler is None:
+            for task in tasks:
+                finished(task.function(task.point, scale, environ, 0, *task.args))
+        else:
+            _execute_dask(tasks, scale, environ, workers, scheduler, finished)
+    except KeyboardInterrupt:
+        return outcomes, True
+    finally:
+        bar.close()
+    return outcomes, False
+
+
+def _execute_dask(tasks, scale, environ, workers, scheduler, finished) -> None:
+    import dask
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster, gpus = None, 0
+    if scheduler is None:
+        import torch
+
+        gpus = torch.cuda.device_count()
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        # A worker that dies is retried once on another worker, then reported as failed.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None,
+                                   env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as error:
+            raise SchedulerUnreachable(f"no Dask scheduler answered at {scheduler} within "
+                                       f"30 s ({error}); start one (dask scheduler, or "
+                                       "dask-jobqueue) and give its address") from None
+    futures = {}
+    try:
+        started = time.perf_counter()
+        for task in tasks:
+            future = client.submit(task.function, task.point, scale, environ, gpus, *task.args,
+                                   key=task.key, pure=False)
+            futures[future] = task
+        for future in as_completed(list(futures)):
+            task = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as error:  # a dead worker (KilledWorker) or a lost task
+                outcome = _failed(task, error, time.perf_counter() - started)
+            finished(outcome)
+    finally:
+        # Unfinished tasks stop unless another client of a shared scheduler wants them.
+        client.cancel(list(futures))
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def print_summary(outcomes: list[Outcome], total: int, interrupted: bool = False) -> int:
+    """Print one row per finished configuration, the mean and standard deviation over
+    seeds where a configuration has several, then the failures; return the exit code
+    (0 all finished, 1 some failed, 130 interrupted)."""
+    import pandas as pd
+
+    done = [o for o in outcomes if o.ok]
+    failed = [o for o in outcomes if not o.ok]
+    if done:
+        rows = pd.DataFrame([
+            {"dataset": o.point.dataset, "m": o.point.n_charts, "seed": o.point.seed,
+             **{k: o.metrics.get(k, float("nan")) for k in SUMMARY_METRICS},
+             "labels/chart": _spread(o.metrics.get("labels_per_chart")),
+             "seconds": round(o.seconds), "run folder": o.folder} for o in done])
+        rows = rows.sort_values(["dataset", "m", "seed"]).set_index(["dataset", "m", "seed"])
+        with pd.option_context("display.width", 200, "display.max_columns", 20,
+                               "display.max_colwidth", 120, "display.float_format",
+                               "{:.4f}".format):
+            print("\n" + rows.to_string())
+            if rows.reset_index()["seed"].nunique() > 1:
+                print("\nmean ± standard deviation over seeds")
+                print(over_seeds(rows).to_string())
+    if failed:
+        print(f"\n{len(failed)} configuration(s) failed:")
+        for o in failed:
+            print(f"  {o.point.label()}: {o.error}")
+            print(f"    notebook: {o.notebook or '(none written)'}")
+            print(f"    run folder: {o.folder}")
+    if interrupted:
+        print(f"\ninterrupted: {len(done)} of {total} configurations finished; {RESUME_HINT}")
+        return 130
+    if failed:
+        return 1
+    print(f"\nall {len(done)} configurations done")
+    return 0
+
+
+def over_seeds(rows):
+    """Per data set and chart count: the seeds finished and, for each metric of
+    :data:`SUMMARY_METRICS`, "mean ± standard deviation" over those seeds."""
+    groups = rows[list(SUMMARY_METRICS)].groupby(level=["dataset", "m"])
+    mean, std = groups.mean(), groups.std()
+    table = groups.size().to_frame("seeds")
+    for name in SUMMARY_METRICS:
+        digits = 0 if name == "parameters" else 4
+        table[name] = [f"{a:,.{digits}f} ± {b:,.{digits}f}"
+                       for a, b in zip(mean[name], std[name])]
+    return table
+
+
+def _spread(values) -> str:
+    return f"{min(values)}-{max(values)}" if values else ""
+
+
+def sweep(points: list[Point], scale: str, book_root: str | os.PathLike,
+          workers: int | None = None, scheduler: str | None = None) -> int:
+    """Run the Atlas WAE-GAN chapter for every point, print the summary, return the
+    exit code (see :func:`print_summary`)."""
+    outcomes, interrupted = execute(sweep_tasks(points, scale, book_root), scale,
+                                    workers=workers, scheduler=scheduler)
+    return print_summary(outcomes, len(points), interrupted)
