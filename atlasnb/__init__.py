@@ -10,6 +10,9 @@ Each module holds one idea:
 - :mod:`atlasnb.config`: training configurations and the three scales.
 - :mod:`atlasnb.train`: the training loop.
 - :mod:`atlasnb.runs`: run folders, load-or-train.
+- :mod:`atlasnb.files`: atomic, group-readable writes with clear disk errors.
+- :mod:`atlasnb.paths`: relative ``ATLASNB_RUNS`` / ``ATLASNB_DATA`` made absolute
+  before chapters run.
 - :mod:`atlasnb.geodesics`: Algorithm 1, A* path search and interpolation.
 - :mod:`atlasnb.plots`: the figures of the paper.
 """

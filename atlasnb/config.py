@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import numbers
 from dataclasses import dataclass
 
 from atlasnb.paper import (ADAM_BETAS, APPENDIX_A, ATLAS_LATENT_DIM, EPOCHS, LAMBDA,
@@ -38,14 +39,17 @@ def table1_width(n_charts: int) -> int:
     return scale_width(n_charts, 1)
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def _check_int(name: str, value, minimum: int) -> int:
+    """``value`` as a Python int (NumPy integers included), else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+def _check_positive(name: str, value) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 @dataclass(frozen=True)
@@ -90,24 +94,24 @@ class TrainConfig:
         if self.reconstruction_cost not in RECONSTRUCTION_COSTS:
             raise ValueError(f"reconstruction_cost must be one of {RECONSTRUCTION_COSTS}, "
                              f"got {self.reconstruction_cost!r}")
-        _check_int("n_charts", self.n_charts, 1)
-        _check_int("width_divisor", self.width_divisor, 1)
-        if self.width is not None:
-            _check_int("width", self.width, 1)
-        if self.latent_dim is not None:
-            _check_int("latent_dim", self.latent_dim, 1)
-        for name in ("train_size", "test_size"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("seed", self.seed, 0)
+
+        def check(name, minimum, optional=False):
+            value = getattr(self, name)
+            if not (optional and value is None):
+                object.__setattr__(self, name, _check_int(name, value, minimum))
+
+        for name in ("n_charts", "width_divisor", "epochs", "batch_size"):
+            check(name, 1)
+        for name in ("width", "latent_dim", "train_size", "test_size"):
+            check(name, 1, optional=True)
+        check("seed", 0)
         for name in ("lr", "lr_critic", "lam"):
-            _check_positive(name, getattr(self, name))
-        object.__setattr__(self, "lr_halving_epochs", tuple(self.lr_halving_epochs))
-        object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
-        for epoch in self.lr_halving_epochs:
-            _check_int("lr_halving_epochs entry", epoch, 1)
+            object.__setattr__(self, name, _check_positive(name, getattr(self, name)))
+        object.__setattr__(self, "lr_halving_epochs", tuple(
+            _check_int("lr_halving_epochs entry", epoch, 1) for epoch in self.lr_halving_epochs))
+        object.__setattr__(self, "adam_betas", tuple(
+            float(b) if isinstance(b, numbers.Real) and not isinstance(b, bool) else b
+            for b in self.adam_betas))
         if len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
             raise ValueError(f"adam_betas must be two numbers in [0, 1), got {self.adam_betas!r}")
 

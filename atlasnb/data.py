@@ -2,12 +2,16 @@
 
 Described in {ref}`sec-intro-data`. The data root is, in order: the ``root``
 argument, the ``ATLASNB_DATA`` environment variable, a per-user cache folder.
-Files are downloaded only when they are missing and the network is there.
+Files are downloaded only when they are missing and the network is there, and
+every file is checked against its known size and MD5 before it is read.
 """
 
 from __future__ import annotations
 
+import hashlib
+import numbers
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +20,32 @@ import torch
 DATASETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 SPLITS = ("train", "test")
 
+#: Size in bytes and MD5 of each uncompressed IDX file, as published with the data sets
+#: (torchvision lists MD5s of the compressed ``.gz`` downloads only).
+FILES = {
+    "mnist": {
+        "train-images-idx3-ubyte": (47_040_016, "6bbc9ace898e44ae57da46a324031adb"),
+        "train-labels-idx1-ubyte": (60_008, "a25bea736e30d166cdddb491f175f624"),
+        "t10k-images-idx3-ubyte": (7_840_016, "2646ac647ad5339dbf082846283269ea"),
+        "t10k-labels-idx1-ubyte": (10_008, "27ae3e4e09519cfbb04c329615203637"),
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": (47_040_016, "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+        "train-labels-idx1-ubyte": (60_008, "9018921c3c673c538a1fc5bad174d6f9"),
+        "t10k-images-idx3-ubyte": (7_840_016, "8181f5470baa50b63fa0f6fddb340f0a"),
+        "t10k-labels-idx1-ubyte": (10_008, "15d484375f8d13e6eb1aabb0c3f46965"),
+    },
+}
+
+
+class DataFileError(OSError):
+    """A data file is there but cannot be read, or is not the published file."""
+
 
 def default_root() -> Path:
     """``$ATLASNB_DATA`` if set, else ``$XDG_CACHE_HOME/atlasnb/data`` (``~/.cache``)."""
     if os.environ.get("ATLASNB_DATA"):
-        return Path(os.environ["ATLASNB_DATA"]).expanduser()
+        return Path(os.path.abspath(Path(os.environ["ATLASNB_DATA"]).expanduser()))
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "atlasnb" / "data"
 
@@ -31,12 +56,38 @@ def _dataset_class(name: str):
     return getattr(datasets, DATASETS[name])
 
 
-def _files_present(folder: Path, split: str) -> bool:
+def _split_files(split: str) -> list[str]:
     prefix = "train" if split == "train" else "t10k"
-    return all((folder / f"{prefix}-{kind}-idx{dim}-ubyte").exists()
-               for kind, dim in (("images", 3), ("labels", 1)))
+    return [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
 
 
+@lru_cache(maxsize=32)
+def _md5(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    """MD5 of a file, remembered while its size, time and inode stay the same."""
+    digest = hashlib.md5()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, name: str) -> None:
+    """Refuse ``path`` unless it is data set ``name``'s published file of that name."""
+    size, md5 = FILES[name][path.name]
+    redo = (f"delete it and run again to download it anew, or copy an intact "
+            f"{path.name} from the data set's publisher into {path.parent}")
+    try:
+        stat = path.stat()
+        found = _md5(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    except OSError as error:
+        raise DataFileError(f"{path} is there but cannot be read ({error.strerror}); fix its "
+                            f"permissions (chmod a+r), or {redo}") from error
+    if stat.st_size != size:
+        raise DataFileError(f"{path} has {stat.st_size:,} bytes instead of {size:,}: it is "
+                            f"truncated or not the {name} file; {redo}")
+    if found != md5:
+        raise DataFileError(f"{path} has the right size but not the published content (MD5 "
+                            f"{found} instead of {md5}): it is damaged; {redo}")
 def load_images(name: str, split: str = "train", root: str | os.PathLike | None = None,
                 limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Images of ``name`` (``"mnist"`` or ``"fashion-mnist"``) and their labels.
@@ -49,13 +100,45 @@ def load_images(name: str, split: str = "train", root: str | os.PathLike | None 
         raise ValueError(f"unknown data set name={name!r}; accepted: {sorted(DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split={split!r}; accepted: {list(SPLITS)}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral)
+                              or limit < 1):
         raise ValueError(f"limit must be None or an integer >= 1, got {limit!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     root = Path(root).expanduser() if root is not None else default_root()
     raw = root / DATASETS[name] / "raw"
-    download = not _files_present(raw, split)
     try:
-        dataset = _dataset_class(name)(str(root), train=(split == "train"), download=download)
+        listed = set(os.listdir(raw)) if raw.is_dir() else set()
+    except OSError as error:
+        raise DataFileError(f"the data folder {raw} is there but cannot be read "
+                            f"({error.strerror}); fix its permissions (chmod a+rx)") from error
+    present = [raw / file for file in _split_files(split) if file in listed]
+    for path in present:
+        verify_file(path, name)
+    if len(present) == len(_split_files(split)):
+        try:
+            dataset = _dataset_class(name)(str(root), train=(split == "train"), download=False)
+        except Exception as error:  # e.g. the other split's files are missing
+            raise DataFileError(
+                f"the {split} files of {name} in {raw} are intact but torchvision could not "
+                f"load them ({error}); it needs all four files {sorted(FILES[name])} "
+                "there") from error
+    else:
+        dataset = _download(name, split, root, raw)
+    images = dataset.data.unsqueeze(1).to(torch.float32).div_(255.0)
+    labels = dataset.targets.to(torch.int64)
+    if limit is not None and limit < len(labels):
+        index = np.random.default_rng(int(seed)).choice(len(labels), size=int(limit),
+                                                        replace=False)
+        index = torch.from_numpy(np.sort(index))
+        images, labels = images[index], labels[index]
+    return images, labels
+
+
+def _download(name: str, split: str, root: Path, raw: Path):
+    """Download the missing files of ``name`` with torchvision, then verify them."""
+    try:
+        dataset = _dataset_class(name)(str(root), train=(split == "train"), download=True)
     except Exception as error:  # network down, folder read-only, ...
         raise FileNotFoundError(
             f"{name} ({split}) is not in {raw} and could not be downloaded ({error}). "
@@ -64,10 +147,6 @@ def load_images(name: str, split: str = "train", root: str | os.PathLike | None 
             f"in {raw}, or point ATLASNB_DATA (or root=) at a folder holding "
             f"{DATASETS[name]}/raw/ with them."
         ) from error
-    images = dataset.data.unsqueeze(1).to(torch.float32).div_(255.0)
-    labels = dataset.targets.to(torch.int64)
-    if limit is not None and limit < len(labels):
-        index = np.random.default_rng(seed).choice(len(labels), size=limit, replace=False)
-        index = torch.from_numpy(np.sort(index))
-        images, labels = images[index], labels[index]
-    return images, labels
+    for file in _split_files(split):
+        verify_file(raw / file, name)
+    return dataset

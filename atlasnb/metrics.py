@@ -17,6 +17,13 @@ from atlasnb.data import load_images
 SAMPLES_PER_CHART = 200
 #: A chart "generates" a label when at least this fraction of its samples carry it.
 GENERATES_FRACTION = 0.05
+#: Images in the test split of either data set.
+TEST_IMAGES = 10_000
+#: The keys of :func:`evaluate`'s result; a stored ``metrics.json`` lacking one is stale.
+KEYS = ("model", "n_charts", "latent_dim", "width", "parameters", "test_images",
+        "reconstruction_error", "confidence_median", "confidence_mean", "confidence_above_0.9",
+        "confidence_histogram", "assigned_label_counts", "generated_label_counts",
+        "labels_per_chart", "charts_per_label")
 
 
 @torch.inference_mode()
@@ -91,7 +98,7 @@ def evaluate(model, config, device="cpu") -> dict:
                                        seed=config.seed, device=device)
     generates = generated >= GENERATES_FRACTION * generated.sum(axis=1, keepdims=True)
     histogram, _ = np.histogram(confidence, bins=50, range=(0.0, 1.0))
-    return {
+    result = {
         "model": config.model_name,
         "n_charts": model.n_charts,
         "latent_dim": model.latent_dim,
@@ -108,3 +115,20 @@ def evaluate(model, config, device="cpu") -> dict:
         "labels_per_chart": generates.sum(axis=1).tolist(),
         "charts_per_label": generates.sum(axis=0).tolist(),
     }
+    return result
+
+
+def stored_problem(data, model, config) -> str | None:
+    """What is wrong with stored metrics ``data`` for ``model`` and ``config``, or None."""
+    if not isinstance(data, dict):
+        return f"holds a {type(data).__name__}, not the metrics of a run"
+    missing = [key for key in KEYS if key not in data]
+    if missing:
+        shown = missing if len(missing) <= 4 else missing[:3] + ["..."]
+        return f"lacks {len(missing)} of the {len(KEYS)} keys evaluate writes ({shown})"
+    expected = {"n_charts": model.n_charts, "latent_dim": model.latent_dim,
+                "test_images": min(config.test_size or TEST_IMAGES, TEST_IMAGES)}
+    wrong = {key: data[key] for key, value in expected.items() if data[key] != value}
+    if wrong:
+        return f"belongs to another model ({wrong}, expected {expected})"
+    return None

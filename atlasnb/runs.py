@@ -4,21 +4,26 @@ Described in {ref}`sec-wae-gan`. A run folder is keyed by the whole
 :class:`~atlasnb.config.TrainConfig` and holds ``config.json``,
 ``checkpoint.pt`` (written atomically after every epoch), ``metrics.json``
 and ``train.log``. :func:`load_or_train` loads a finished run, resumes an
-interrupted one from its last checkpoint, and trains a missing one.
+interrupted one from its last checkpoint, and trains a missing one; it holds the
+folder's ``run.lock`` meanwhile, so a second process asking for the same run
+waits, then loads it. A damaged or foreign file is named with the way out.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import sys
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 
-from atlasnb import metrics
+from atlasnb import files, metrics
 from atlasnb.config import TrainConfig
 from atlasnb.data import load_images
 from atlasnb.reproducibility import choose_device
@@ -28,7 +33,7 @@ from atlasnb.train import Trainer, train
 def runs_root() -> Path:
     """``$ATLASNB_RUNS`` if set, else ``$XDG_CACHE_HOME/atlasnb/runs`` (``~/.cache``)."""
     if os.environ.get("ATLASNB_RUNS"):
-        return Path(os.environ["ATLASNB_RUNS"]).expanduser()
+        return Path(os.path.abspath(Path(os.environ["ATLASNB_RUNS"]).expanduser()))
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "atlasnb" / "runs"
 
@@ -39,35 +44,13 @@ def run_path(config: TrainConfig, root: str | os.PathLike | None = None) -> Path
     return root / f"{config.dataset}-m{config.n_charts}-{config.scale}-{config.key()}"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+# Kept here for callers that import them from runs.
+atomic_write_bytes, atomic_torch_save = files.atomic_write_bytes, files.atomic_torch_save
+RunFolderError = files.RunFolderError
 
 
 def atomic_write_json(path: Path, data: dict) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-
-
-def atomic_torch_save(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    files.atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass
@@ -85,11 +68,90 @@ class ConfigMismatchError(RuntimeError):
     """A run folder or checkpoint was made by another config."""
 
 
+class RunFileError(RuntimeError):
+    """A file of a run folder is damaged, foreign or unreadable."""
+
+
+#: What to do about a damaged file of a run folder.
+_REMEDY = {
+    "config.json": "delete it and run again: it is written anew from the config, and the "
+                   "checkpoint is still checked against that config",
+    "checkpoint.pt": "delete it (or the whole run folder) to retrain the run from its first "
+                     "epoch",
+}
+#: The keys every checkpoint written by :func:`load_or_train` holds.
+CHECKPOINT_KEYS = ("epoch", "model", "critic", "optimizer", "critic_optimizer", "schedulers",
+                   "config")
+
+
+def _read_json(file: Path):
+    """The JSON in ``file``; :class:`RunFileError` naming it when it cannot be read."""
+    try:
+        text = file.read_text()
+    except OSError as error:
+        raise RunFileError(f"{file} is there but cannot be read ({error.strerror}); fix its "
+                           f"permissions, or {_REMEDY[file.name]}") from error
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        problem = "is empty" if not text.strip() else f"is not valid JSON ({error})"
+        raise RunFileError(f"{file} {problem}; {_REMEDY[file.name]}") from error
+
+
+def _first_line(error: BaseException) -> str:
+    """The error's type and its first sentence (the detail line after a heading)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if text.endswith(":") and len(lines) > 1:
+        text = f"{text} {lines[1]}"
+    return f"{type(error).__name__}: {text.split('. ')[0].rstrip('.')}"
+
+
+def _load_checkpoint(file: Path, trainer: Trainer, config: TrainConfig) -> None:
+    """Restore ``trainer`` from ``file``, naming the file if it is damaged or foreign."""
+    remedy = _REMEDY["checkpoint.pt"]
+    try:
+        state = torch.load(file, map_location=trainer.device, weights_only=False)
+    except Exception as error:  # truncated zip, another format, unpickling errors
+        raise RunFileError(f"{file} cannot be read as a checkpoint ({_first_line(error)}): it "
+                           f"is truncated or not an atlasnb checkpoint; {remedy}") from error
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise RunFileError(f"{file} is not an atlasnb checkpoint (it lacks {missing}); {remedy}")
+    _check_config(file.parent, config, state["config"], "checkpoint.pt")
+    try:
+        trainer.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+        raise RunFileError(f"{file} holds weights of another architecture than its config "
+                           f"({_first_line(error)}); {remedy}") from error
+
+
+def _stored_metrics(file: Path, model, config: TrainConfig) -> dict | None:
+    """The metrics in ``file``, or None (with a warning naming it) if they must be recomputed."""
+    try:
+        text = file.read_text()
+        data = json.loads(text)
+    except OSError as error:
+        problem = f"cannot be read ({error.strerror})"
+    except ValueError as error:
+        problem = "is empty" if not text.strip() else f"is not valid JSON ({error})"
+    else:
+        problem = metrics.stored_problem(data, model, config)
+    if problem is None:
+        return data
+    warnings.warn(f"{file} {problem}; computing the metrics again (the trained model is kept)",
+                  RuntimeWarning, stacklevel=3)
+    return None
+
+
 def _as_json(data: dict) -> dict:
     return json.loads(json.dumps(data))
 
 
-def _check_config(path: Path, config: TrainConfig, stored: dict, what: str) -> None:
+def _check_config(path: Path, config: TrainConfig, stored, what: str) -> None:
+    if not isinstance(stored, dict):
+        raise RunFileError(f"{path / what} holds a {type(stored).__name__}, not a config; "
+                           f"{_REMEDY[what]}")
     stored, wanted = _as_json(stored), _as_json(config.to_dict())
     if stored != wanted:
         changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
@@ -110,18 +172,51 @@ def load_or_train(config: TrainConfig, path: str | os.PathLike | None = None,
     """
     path = Path(path) if path is not None else run_path(config)
     device = choose_device(device)
+    with _locked(path):
+        return _load_or_train(config, path, device, progress, stop_after_epoch)
+
+
+@contextmanager
+def _locked(path: Path):
+    """Hold the run folder's file lock, so that one process at a time trains or
+    evaluates a run; the others wait (saying so), then load what it wrote.
+
+    A folder that cannot be written is refused here, before any training, unless
+    it holds a finished run (a read-only shared folder), which is only read.
+    """
+    files.make_folder(path)
+    try:
+        files.check_writable(path)
+    except RunFolderError:
+        if not (path / "metrics.json").exists():
+            raise
+        yield
+        return
+    lock = FileLock(path / "run.lock", mode=files.file_mode())
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"{path} is in use by another process (training or evaluating this run); "
+              "waiting for it to finish", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _load_or_train(config: TrainConfig, path: Path, device: torch.device, progress: bool,
+                   stop_after_epoch: int | None) -> Run:
     config_file, checkpoint_file = path / "config.json", path / "checkpoint.pt"
     metrics_file, log_file = path / "metrics.json", path / "train.log"
     if config_file.exists():
-        _check_config(path, config, json.loads(config_file.read_text()), "config.json")
+        _check_config(path, config, _read_json(config_file), "config.json")
     else:
         atomic_write_json(config_file, config.to_dict())
 
     trainer = Trainer(config, device)
     if checkpoint_file.exists():
-        state = torch.load(checkpoint_file, map_location=device, weights_only=False)
-        _check_config(path, config, state["config"], "checkpoint.pt")
-        trainer.load_state_dict(state)
+        _load_checkpoint(checkpoint_file, trainer, config)
 
     if trainer.epoch < config.epochs:
         images, _ = load_images(config.dataset, "train", limit=config.train_size,
@@ -132,8 +227,7 @@ def load_or_train(config: TrainConfig, path: str | os.PathLike | None = None,
                                                 "config": config.to_dict()})
             line = {"epoch": trainer.epoch, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "device": str(device), **losses}
-            with open(log_file, "a") as log:
-                log.write(json.dumps(line) + "\n")
+            files.append_line(log_file, json.dumps(line))
             if stop_after_epoch is not None and trainer.epoch >= stop_after_epoch:
                 raise _StopTraining
 
@@ -145,9 +239,10 @@ def load_or_train(config: TrainConfig, path: str | os.PathLike | None = None,
 
     trainer.model.eval()
     trainer.critic.eval()
+    run_metrics = None
     if metrics_file.exists():
-        run_metrics = json.loads(metrics_file.read_text())
-    else:
+        run_metrics = _stored_metrics(metrics_file, trainer.model, config)
+    if run_metrics is None:
         run_metrics = metrics.evaluate(trainer.model, config, device=device)
         run_metrics["device"] = str(device)
         atomic_write_json(metrics_file, run_metrics)
@@ -164,7 +259,12 @@ def load_run(path: str | os.PathLike, device: str | torch.device | None = None) 
     config_file = path / "config.json"
     if not config_file.exists():
         raise FileNotFoundError(f"no run in {path}: config.json is missing")
-    config = TrainConfig.from_dict(json.loads(config_file.read_text()))
+    data = _read_json(config_file)
+    try:
+        config = TrainConfig.from_dict(data)
+    except (ValueError, TypeError) as error:
+        raise RunFileError(f"{config_file} is not a valid config ({error}); "
+                           f"{_REMEDY['config.json']}") from error
     if not (path / "metrics.json").exists():
         raise FileNotFoundError(f"the run in {path} is not finished (no metrics.json); "
                                 "resume it with load_or_train(config)")

@@ -1,5 +1,6 @@
 """atlasnb.data: the two data sets, their errors, and seeded subsets."""
 
+import errno
 import os
 import socket
 from pathlib import Path
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from atlasnb.data import DATASETS, load_images
+from atlasnb import data
+from atlasnb.data import DATASETS, FILES, DataFileError, load_images
 
 
 def test_mnist_test_split_matches_the_published_statistics():
@@ -84,3 +86,80 @@ def test_environment_variable_chooses_the_root(tmp_path, offline, monkeypatch):
     monkeypatch.setenv("ATLASNB_DATA", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         load_images("mnist", "test")
+
+
+# Damaged, truncated and unreadable data files ------------------------------------
+
+def copy_root(tmp_path, name="mnist"):
+    """A data root linking to the intact files, so one can be replaced by a damaged copy."""
+    folder = DATASETS[name]
+    raw = tmp_path / folder / "raw"
+    raw.mkdir(parents=True)
+    for source in (Path(os.environ["ATLASNB_DATA"]) / folder / "raw").iterdir():
+        (raw / source.name).symlink_to(source)
+    return raw
+
+
+def replace_with(raw, file, content: bytes):
+    (raw / file).unlink()
+    (raw / file).write_bytes(content)
+
+
+def intact(raw, file) -> bytes:
+    return (raw / file).read_bytes()
+
+
+def test_blank_pixels_under_a_valid_header_are_named(tmp_path, offline):
+    raw = copy_root(tmp_path)
+    data = intact(raw, "t10k-images-idx3-ubyte")
+    replace_with(raw, "t10k-images-idx3-ubyte", data[:16] + bytes(len(data) - 16))
+    with pytest.raises(DataFileError) as error:
+        load_images("mnist", "test", root=tmp_path)
+    message = str(error.value)
+    assert message.startswith(f"{raw / 't10k-images-idx3-ubyte'} has the right size but not "
+                              "the published content (MD5 ")
+    assert "2646ac647ad5339dbf082846283269ea" in message and "delete it and run again" in message
+    assert "could not be downloaded" not in message
+
+
+def test_a_truncated_data_file_is_named(tmp_path, offline):
+    raw = copy_root(tmp_path, "fashion-mnist")
+    replace_with(raw, "t10k-labels-idx1-ubyte", intact(raw, "t10k-labels-idx1-ubyte")[:5000])
+    with pytest.raises(DataFileError, match=r"t10k-labels-idx1-ubyte has 5,000 bytes instead "
+                                            r"of 10,008: it is truncated or not the "
+                                            r"fashion-mnist file; delete it"):
+        load_images("fashion-mnist", "test", root=tmp_path)
+
+
+def test_the_other_data_sets_file_is_named(tmp_path, offline):
+    raw = copy_root(tmp_path, "mnist")
+    fashion = Path(os.environ["ATLASNB_DATA"]) / "FashionMNIST" / "raw"
+    replace_with(raw, "t10k-labels-idx1-ubyte", (fashion / "t10k-labels-idx1-ubyte").read_bytes())
+    with pytest.raises(DataFileError, match=r"t10k-labels-idx1-ubyte has the right size but "
+                                            r"not the published content"):
+        load_images("mnist", "test", root=tmp_path)
+
+
+def test_a_data_file_that_cannot_be_read_is_named_not_called_missing(tmp_path, offline,
+                                                                     monkeypatch):
+    raw = copy_root(tmp_path)
+    replace_with(raw, "t10k-images-idx3-ubyte", intact(raw, "t10k-images-idx3-ubyte"))
+    (raw / "t10k-images-idx3-ubyte").chmod(0)
+    if os.geteuid() == 0:  # root reads files of any mode: refuse the read as a mode would
+        def denied(path, *args):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+
+        monkeypatch.setattr(data, "_md5", denied)
+    with pytest.raises(DataFileError) as error:
+        load_images("mnist", "test", root=tmp_path)
+    assert str(error.value) == (
+        f"{raw / 't10k-images-idx3-ubyte'} is there but cannot be read (Permission denied); "
+        "fix its permissions (chmod a+r), or delete it and run again to download it anew, or "
+        "copy an intact t10k-images-idx3-ubyte from the data set's publisher into "
+        f"{raw}")
+
+
+def test_the_known_checksums_are_those_of_the_shared_files():
+    for name, folder in DATASETS.items():
+        for file in FILES[name]:
+            data.verify_file(Path(os.environ["ATLASNB_DATA"]) / folder / "raw" / file, name)

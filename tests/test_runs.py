@@ -1,6 +1,7 @@
 """atlasnb.runs and atlasnb.train: run folders, atomic checkpoints, exact resume."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -84,12 +85,10 @@ def test_a_failed_checkpoint_write_leaves_the_previous_one_intact(tmp_path, monk
                        stop_after_epoch=1)
     before = (tmp_path / "checkpoint.pt").read_bytes()
 
-    def crash_midway(state, file):
-        with open(file, "wb") as handle:
-            handle.write(b"partial")
+    def crash_midway(descriptor):  # the new checkpoint is written, not yet renamed
         raise KeyboardInterrupt("interrupted while saving")
 
-    monkeypatch.setattr(torch, "save", crash_midway)
+    monkeypatch.setattr(os, "fsync", crash_midway)
     with pytest.raises(KeyboardInterrupt):
         runs.load_or_train(config, path=tmp_path, device="cpu", progress=False)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before

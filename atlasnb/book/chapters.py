@@ -51,6 +51,9 @@ def run_chapter(chapter: str | os.PathLike, output: str | os.PathLike,
     """Execute ``chapter`` with papermill, writing the executed notebook to ``output``."""
     import papermill
 
+    from atlasnb.paths import absolutise_environment
+
+    absolutise_environment()  # the kernel starts in the chapter's folder
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     return papermill.execute_notebook(
