@@ -16,32 +16,27 @@ import json
 import numbers
 from dataclasses import dataclass
 
+from atlasnb.paper import (ADAM_BETAS, APPENDIX_A, ATLAS_LATENT_DIM, EPOCHS, LAMBDA,
+                           TABLE1_WIDTHS, WAE_LATENT_DIM)
+from atlasnb.widths import scale_width
+
+__all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "LATENT_PENALTIES",
+           "RECONSTRUCTION_COSTS", "SCALES", "SCALE_OVERRIDES", "TABLE1_WIDTHS",
+           "TrainConfig", "WAE_LATENT_DIM", "make_config", "table1_width"]
+
 DATASETS = ("mnist", "fashion-mnist")
 SCALES = ("smoke", "quick", "paper")
-
-#: Table 1 / Appendix A: the width h for each number of charts m.
-TABLE1_WIDTHS = {1: 128, 2: 86, 4: 64, 8: 48, 16: 34}
-#: The continuous latent dimension d: 8 for the WAE-GAN, 7 for the AWAE-GAN.
-WAE_LATENT_DIM = 8
-ATLAS_LATENT_DIM = 7
-
-#: Appendix A's optimiser settings for each data set.
-APPENDIX_A = {
-    "mnist": dict(batch_size=100, lr=2e-4, lr_critic=1e-4, lr_halving_epochs=(5, 25, 50)),
-    "fashion-mnist": dict(batch_size=128, lr=1e-4, lr_critic=5e-5,
-                          lr_halving_epochs=(15, 30, 50, 70)),
-}
+#: The two readings of eq. (6)'s divergence D(Q(Z, Y), P(Z, Y)); see
+#: :mod:`atlasnb.objective` and {ref}`sec-atlas-wae-gan`.
+LATENT_PENALTIES = ("joint", "per-chart")
+#: The cost c of eq. (6): ``"squared"`` is ||x - x'||_2^2, ``"l2"`` is ||x - x'||_2.
+RECONSTRUCTION_COSTS = ("squared", "l2")
 
 
 def table1_width(n_charts: int) -> int:
-    """h for ``n_charts`` charts: Table 1's value, else the h whose parameter count is
-    closest to the WAE-GAN's (see :func:`atlasnb.models.matched_width`)."""
-    _check_int("n_charts", n_charts, minimum=1)
-    if n_charts in TABLE1_WIDTHS:
-        return TABLE1_WIDTHS[n_charts]
-    from atlasnb.models import matched_width  # imports torch; only needed off-table
-
-    return matched_width(n_charts)
+    """h for ``n_charts`` charts at full size: Table 1's value, else the h whose
+    parameter count is closest to the WAE-GAN's (:func:`atlasnb.widths.scale_width`)."""
+    return scale_width(n_charts, 1)
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -63,7 +58,10 @@ class TrainConfig:
 
     ``n_charts == 1`` is the WAE-GAN (d = 8, h = 128 at paper scale); more charts
     give the Atlas WAE-GAN (d = 7, h from Table 1). ``width`` and ``latent_dim``
-    of ``None`` mean "the paper's value" (divided by ``width_divisor`` for h).
+    of ``None`` mean "the paper's value": d as above, and for h the equal-budget
+    width of :func:`atlasnb.widths.scale_width` (WAE-GAN 128 // ``width_divisor``,
+    atlas models matched to its parameter count). ``latent_penalty`` and
+    ``reconstruction_cost`` choose the reading of eq. (6) ({ref}`sec-atlas-wae-gan`).
     """
 
     dataset: str = "mnist"
@@ -74,13 +72,15 @@ class TrainConfig:
     latent_dim: int | None = None
     train_size: int | None = None  # None: all 60,000 training images
     test_size: int | None = None  # None: all 10,000 test images for the metrics
-    epochs: int = 80
-    batch_size: int = 100
-    lr: float = 2e-4
-    lr_critic: float = 1e-4
-    lr_halving_epochs: tuple[int, ...] = (5, 25, 50)
-    adam_betas: tuple[float, float] = (0.5, 0.999)
-    lam: float = 10.0
+    epochs: int = EPOCHS
+    batch_size: int = APPENDIX_A["mnist"]["batch_size"]
+    lr: float = APPENDIX_A["mnist"]["lr"]
+    lr_critic: float = APPENDIX_A["mnist"]["lr_critic"]
+    lr_halving_epochs: tuple[int, ...] = APPENDIX_A["mnist"]["lr_halving_epochs"]
+    adam_betas: tuple[float, float] = ADAM_BETAS
+    lam: float = LAMBDA
+    latent_penalty: str = "per-chart"
+    reconstruction_cost: str = "squared"
     seed: int = 0
 
     def __post_init__(self):
@@ -88,6 +88,12 @@ class TrainConfig:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        if self.latent_penalty not in LATENT_PENALTIES:
+            raise ValueError(f"latent_penalty must be one of {LATENT_PENALTIES}, "
+                             f"got {self.latent_penalty!r}")
+        if self.reconstruction_cost not in RECONSTRUCTION_COSTS:
+            raise ValueError(f"reconstruction_cost must be one of {RECONSTRUCTION_COSTS}, "
+                             f"got {self.reconstruction_cost!r}")
 
         def check(name, minimum, optional=False):
             value = getattr(self, name)
@@ -111,10 +117,10 @@ class TrainConfig:
 
     @property
     def model_width(self) -> int:
-        """h actually used: ``width`` if set, else Table 1's h // ``width_divisor``."""
+        """h actually used: ``width`` if set, else the equal-budget width of the scale."""
         if self.width is not None:
             return self.width
-        return max(2, table1_width(self.n_charts) // self.width_divisor)
+        return scale_width(self.n_charts, self.width_divisor, self.latent_dim)
 
     @property
     def model_latent_dim(self) -> int:
@@ -139,8 +145,12 @@ class TrainConfig:
         return cls(**data)
 
     def key(self) -> str:
-        """A short stable hash of every field: the run folder's name."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """A short stable hash of every field and of the architecture they resolve to
+        (h and d): the run folder's name. A change of the width rule therefore changes
+        the folder, and a run trained with another architecture is never found."""
+        fields = dict(self.to_dict(), architecture=dict(h=self.model_width,
+                                                        d=self.model_latent_dim))
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def replace(self, **changes) -> "TrainConfig":

@@ -42,11 +42,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from atlasnb.config import ATLAS_LATENT_DIM, TABLE1_WIDTHS, WAE_LATENT_DIM
+from atlasnb.paper import (ATLAS_LATENT_DIM, TABLE1_PARAMETER_COUNTS, TABLE1_WIDTHS,
+                           WAE_LATENT_DIM)
+from atlasnb.widths import expected_parameter_count, matched_width, scale_width
 
-#: Table 1's trainable parameter counts (encoders + partition network + decoders).
-TABLE1_PARAMETER_COUNTS = {1: 21_967_881, 2: 21_626_265, 4: 20_885_793, 8: 21_961_217,
-                           16: 21_623_721}
+__all__ = ["AtlasWAEGAN", "ChartLinear", "JointCritic", "LatentCritic", "TABLE1_PARAMETER_COUNTS",
+           "WAEGAN", "build_critic", "build_model", "expected_parameter_count",
+           "matched_width", "meta_parameter_count", "parameter_count", "scale_width"]
+
 IMAGE_SHAPE = (1, 28, 28)
 
 
@@ -121,8 +124,8 @@ def _chart_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor, channels: slice) -> t
 class AtlasWAEGAN(nn.Module):
     """The Atlas WAE-GAN: m charts of a d-dimensional latent space (an AGM).
 
-    ``h`` defaults to Table 1's width for ``n_charts`` (:func:`matched_width` for a
-    chart count the table lacks). Offers the AGM interface of :mod:`atlasnb.agm`:
+    ``h`` defaults to Table 1's width for ``n_charts`` (for a chart count the table
+    lacks, the full-size equal-budget width of :func:`atlasnb.widths.scale_width`). Offers the AGM interface of :mod:`atlasnb.agm`:
     ``partition``, ``encode``, ``decode``, plus ``encode_with_partition`` and
     ``decode_all`` for training. Images are (B, 1, 28, 28) in [0, 1].
     Derived in {ref}`sec-atlas-wae-gan`.
@@ -132,8 +135,8 @@ class AtlasWAEGAN(nn.Module):
                  latent_dim: int = ATLAS_LATENT_DIM):
         super().__init__()
         m = _check_positive_int("n_charts", n_charts)
-        h = matched_width(m, latent_dim) if h is None else _check_positive_int("h", h)
         d = _check_positive_int("latent_dim", latent_dim)
+        h = scale_width(m, 1, d) if h is None else _check_positive_int("h", h)
         self.n_charts, self.latent_dim, self.h = m, d, h
         # Encoder: shared trunk, m chart heads as one convolution, m FC layers.
         self.trunk = nn.Sequential(_conv_bn_swish(1, h), _conv_bn_swish(h, 2 * h),
@@ -306,33 +309,47 @@ class LatentCritic(nn.Module):
         return self.out(a).squeeze(-1)
 
 
+class JointCritic(nn.Module):
+    """One discriminator on pairs (z, y) of the joint latent space Z x Y.
+
+    The chart enters as a one-hot vector appended to z (left out for m = 1, where it
+    is constant), and the network is Appendix A's, 4 x (FC_4h + BN + Swish) + FC_1, on
+    d + m inputs. ``forward`` maps (B, m, d) codes (row b, chart y is the point
+    (z, y)) to (B, m) logits, as :class:`LatentCritic` does, so the losses of
+    :mod:`atlasnb.objective` apply to both. For m = 1 it is ``LatentCritic(1, d, h)``
+    exactly. Derived in {ref}`sec-atlas-wae-gan`.
+    """
+
+    def __init__(self, n_charts: int, latent_dim: int, h: int):
+        super().__init__()
+        m = _check_positive_int("n_charts", n_charts)
+        d = _check_positive_int("latent_dim", latent_dim)
+        self.n_charts, self.latent_dim, self.h = m, d, _check_positive_int("h", h)
+        self.net = LatentCritic(1, d + (m if m > 1 else 0), h)
+
+    def forward(self, z_all: torch.Tensor) -> torch.Tensor:
+        if z_all.dim() != 3 or tuple(z_all.shape[1:]) != (self.n_charts, self.latent_dim):
+            raise ValueError(f"z_all must have shape (B, {self.n_charts}, {self.latent_dim}), "
+                             f"got {tuple(z_all.shape)}")
+        b, m = z_all.shape[:2]
+        pairs = z_all
+        if m > 1:
+            one_hot = torch.eye(m, dtype=z_all.dtype, device=z_all.device).expand(b, m, m)
+            pairs = torch.cat([z_all, one_hot], dim=2)
+        return self.net(pairs.reshape(b * m, 1, -1)).reshape(b, m)
+
+
 # ----------------------------------------------------------------------------- sizes
 def parameter_count(model: nn.Module) -> int:
     """Trainable parameters of encoders, partition network and decoders (Table 1)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def expected_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
-    """:func:`parameter_count` of ``AtlasWAEGAN(n_charts, h, latent_dim)``, by formula."""
-    m, d = n_charts, latent_dim
-    trunk = (16 * h + 2 * h) + (32 * h * h + 4 * h) + (128 * h * h + 8 * h)
-    head = 512 * h * h + 16 * h + 8 * h * d + d
-    partition = 512 * h * h + 16 * h + 8 * h * m + m if m > 1 else 0
-    decoder_chart = 392 * h * (d + 1) + 512 * h * h + 4 * h + 8 * h
-    decoder_shared = (128 * h * h + 2 * h + 4 * h) + (32 * h + 1)
-    return trunk + m * head + partition + m * decoder_chart + decoder_shared
-
-
-def matched_width(n_charts: int, latent_dim: int = ATLAS_LATENT_DIM) -> int:
-    """h for ``n_charts``: Table 1's value if listed, else the h whose parameter count
-    is closest to the WAE-GAN's 21,967,881 (the paper's matching rule)."""
-    _check_positive_int("n_charts", n_charts)
-    _check_positive_int("latent_dim", latent_dim)
-    if n_charts in TABLE1_WIDTHS:
-        return TABLE1_WIDTHS[n_charts]
-    target = TABLE1_PARAMETER_COUNTS[1]
-    return min(range(1, 1025), key=lambda h: abs(
-        expected_parameter_count(n_charts, h, latent_dim) - target))
+def meta_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
+    """:func:`parameter_count` of ``AtlasWAEGAN(n_charts, h, latent_dim)``, built on the
+    ``meta`` device: shapes only, no memory for the weights."""
+    with torch.device("meta"):
+        return parameter_count(AtlasWAEGAN(n_charts, h=h, latent_dim=latent_dim))
 
 
 # ----------------------------------------------------------------------------- builders
@@ -344,6 +361,8 @@ def build_model(config) -> AtlasWAEGAN:
                        latent_dim=config.model_latent_dim)
 
 
-def build_critic(config) -> LatentCritic:
-    """The latent critic for :func:`build_model`'s model (width 4h, same h)."""
-    return LatentCritic(config.n_charts, config.model_latent_dim, config.model_width)
+def build_critic(config) -> LatentCritic | JointCritic:
+    """The latent critic(s) for :func:`build_model`'s model (width 4h, same h): one per
+    chart for ``latent_penalty="per-chart"``, one on (z, y) for ``"joint"``."""
+    critic = JointCritic if config.latent_penalty == "joint" else LatentCritic
+    return critic(config.n_charts, config.model_latent_dim, config.model_width)

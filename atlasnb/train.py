@@ -1,7 +1,8 @@
 """The training loop of the WAE-GAN and the Atlas WAE-GAN.
 
 Derived in {ref}`sec-wae-gan`: Adam with betas (0.5, 0.999), one critic step and
-one auto-encoder step per mini-batch, learning rates halved at the epochs of
+one auto-encoder step per mini-batch (with the config's ``latent_penalty`` and
+``reconstruction_cost``), learning rates halved at the epochs of
 Appendix A. State lives in :class:`Trainer` so that :mod:`atlasnb.runs` can
 checkpoint it after every epoch and resume to the same weights.
 """
@@ -82,14 +83,16 @@ class Trainer:
             index = order[step * config.batch_size:(step + 1) * config.batch_size]
             x = images[index].to(self.device)
             critic_loss, critic_parts = objective.critic_loss(
-                self.model, self.critic, x, generator=generator)
+                self.model, self.critic, x, generator=generator,
+                latent_penalty=config.latent_penalty)
             _check_finite("critic loss", critic_loss, self.epoch + 1, step + 1)
             self.critic_optimizer.zero_grad(set_to_none=True)
             critic_loss.backward()
             self.critic_optimizer.step()
 
-            loss, parts = objective.autoencoder_loss(self.model, self.critic, x, lam=config.lam,
-                                                     generator=generator)
+            loss, parts = objective.autoencoder_loss(
+                self.model, self.critic, x, lam=config.lam, generator=generator,
+                latent_penalty=config.latent_penalty, cost=config.reconstruction_cost)
             _check_finite("auto-encoder loss", loss, self.epoch + 1, step + 1)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

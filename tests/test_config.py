@@ -2,7 +2,11 @@
 
 import pytest
 
+import sys
+
+from atlasnb import config as config_module
 from atlasnb.config import TABLE1_WIDTHS, TrainConfig, make_config
+from atlasnb.widths import expected_parameter_count
 
 
 def test_paper_preset_is_appendix_a_for_mnist():
@@ -21,10 +25,58 @@ def test_paper_preset_is_appendix_a_for_fashion_mnist():
     assert config.model_width == 128 and config.model_latent_dim == 8
 
 
-@pytest.mark.parametrize("m", sorted(TABLE1_WIDTHS))
-def test_smaller_scales_divide_table1_widths(m):
-    assert make_config("quick", "mnist", m).model_width == TABLE1_WIDTHS[m] // 6
-    assert make_config("smoke", "mnist", m).model_width == max(2, TABLE1_WIDTHS[m] // 16)
+def test_paper_scale_keeps_table1_widths():
+    assert {m: make_config("paper", "mnist", m).model_width for m in TABLE1_WIDTHS} == \
+        TABLE1_WIDTHS
+
+
+@pytest.mark.parametrize("scale, divisor", [("quick", 6), ("smoke", 16)])
+@pytest.mark.parametrize("m", [2, 3, 4, 8, 16])
+def test_smaller_scales_match_that_scales_wae_gan_budget(scale, divisor, m):
+    wae = make_config(scale, "mnist", 1)
+    assert wae.model_width == 128 // divisor
+    target = expected_parameter_count(1, wae.model_width, 8)
+    h = make_config(scale, "mnist", m).model_width
+
+    def gap(k):
+        return abs(expected_parameter_count(m, k, 7) - target)
+    # the closest integer width: no neighbour comes closer to the WAE-GAN's count
+    assert gap(h) <= gap(h + 1) and (h == 1 or gap(h) <= gap(h - 1))
+
+
+def test_quick_widths_and_budgets():
+    widths = [make_config("quick", "mnist", m).model_width for m in (1, 2, 4, 8, 16)]
+    assert widths == [21, 14, 10, 7, 5]
+    target = expected_parameter_count(1, 21, 8)
+    for m, h in zip((2, 4, 8, 16), widths[1:]):
+        assert abs(expected_parameter_count(m, h, 7) / target - 1) < 0.06
+
+
+def test_key_changes_with_the_width_rule(monkeypatch):
+    config = make_config("quick", "mnist", 8)
+    before = config.key()
+    monkeypatch.setattr(config_module, "scale_width", lambda m, divisor, d: 8)
+    assert config.model_width == 8 and config.key() != before
+
+
+def test_config_does_not_import_models_or_torch():
+    import subprocess
+    code = ("import sys, atlasnb.config; "
+            "print(sorted(m for m in sys.modules if m in ('torch', 'atlasnb.models')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("field, value", [("latent_penalty", "joint"),
+                                          ("latent_penalty", "per-chart"),
+                                          ("reconstruction_cost", "l2"),
+                                          ("reconstruction_cost", "squared")])
+def test_objective_options_are_fields_of_the_key(field, value):
+    config = make_config("quick", "mnist", 8, **{field: value})
+    assert getattr(config, field) == value
+    other = {"joint": "per-chart", "per-chart": "joint", "l2": "squared", "squared": "l2"}
+    assert config.key() != config.replace(**{field: other[value]}).key()
 
 
 def test_every_field_can_be_overridden():
@@ -48,6 +100,9 @@ def test_key_depends_on_every_field_and_survives_a_round_trip():
     ("batch_size", 2.5, "batch_size must be an integer"),
     ("adam_betas", (0.5, 1.5), "adam_betas must be two numbers"),
     ("dataset", "cifar", "dataset must be one of ('mnist', 'fashion-mnist'), got 'cifar'"),
+    ("latent_penalty", "kl", "latent_penalty must be one of ('joint', 'per-chart'), got 'kl'"),
+    ("reconstruction_cost", "l1", "reconstruction_cost must be one of ('squared', 'l2'), "
+                                  "got 'l1'"),
 ])
 def test_bad_values_are_refused_with_the_value_given(field, value, words):
     with pytest.raises(ValueError) as error:

@@ -8,9 +8,10 @@ from torch import nn
 
 from atlasnb.agm import check_agm
 from atlasnb.config import make_config
-from atlasnb.models import (TABLE1_PARAMETER_COUNTS, AtlasWAEGAN, LatentCritic, WAEGAN,
-                            build_critic, build_model, expected_parameter_count,
-                            matched_width, parameter_count)
+from atlasnb.models import (TABLE1_PARAMETER_COUNTS, AtlasWAEGAN, JointCritic, LatentCritic,
+                            WAEGAN, build_critic, build_model, expected_parameter_count,
+                            matched_width, meta_parameter_count, parameter_count,
+                            scale_width)
 
 B = 6
 
@@ -27,9 +28,11 @@ def small(m, h=3, d=5, seed=0):
 # ------------------------------------------------------------------ Table 1
 @pytest.mark.parametrize("m", [1, 2, 4, 8, 16])
 def test_table1_parameter_counts_exact(m):
-    model = WAEGAN() if m == 1 else AtlasWAEGAN(m)
+    with torch.device("meta"):  # shapes only: no memory for 22 million weights
+        model = WAEGAN() if m == 1 else AtlasWAEGAN(m)
     assert model.latent_dim == (8 if m == 1 else 7)
     assert parameter_count(model) == TABLE1_PARAMETER_COUNTS[m]
+    assert meta_parameter_count(m, model.h, model.latent_dim) == TABLE1_PARAMETER_COUNTS[m]
 
 
 @pytest.mark.parametrize("m,h,d", [(1, 1, 1), (1, 5, 8), (3, 2, 7), (5, 4, 2)])
@@ -44,12 +47,54 @@ def test_critic_not_counted_and_width():
 
 
 def test_matched_width():
-    assert [matched_width(m) for m in (1, 2, 4, 8, 16)] == [128, 86, 64, 48, 34]
+    assert [scale_width(m) for m in (1, 2, 4, 8, 16)] == [128, 86, 64, 48, 34]
     target = TABLE1_PARAMETER_COUNTS[1]
-    h = matched_width(3)
+    h = matched_width(3, target)
     gap = abs(expected_parameter_count(3, h, 7) - target)
     assert all(gap <= abs(expected_parameter_count(3, k, 7) - target) for k in (h - 1, h + 1))
-    assert AtlasWAEGAN(3, latent_dim=7).h == h
+    assert AtlasWAEGAN(3, latent_dim=7).h == h == scale_width(3)
+    # any counting function: here a count that is linear in h
+    assert matched_width(2, 100, 7, count=lambda m, k, d: 10 * k) == 10
+
+
+def test_matched_widths_at_quick_scale_are_within_six_percent():
+    target = meta_parameter_count(1, 21, 8)
+    for m in (2, 4, 8, 16):
+        count = meta_parameter_count(m, scale_width(m, 6), 7)
+        assert abs(count / target - 1) < 0.06, (m, count, target)
+
+
+def test_joint_critic_is_one_network_on_z_and_one_hot_y():
+    torch.manual_seed(0)
+    critic = JointCritic(3, 5, 2).eval()
+    # one critic with d + m inputs: far fewer weights than three per-chart critics
+    assert critic.net.n_charts == 1 and critic.net.latent_dim == 5 + 3
+    z = torch.randn(4, 3, 5)
+    logits = critic(z)
+    assert logits.shape == (4, 3)
+    # the chart enters the logit: the same z in two charts gets two values
+    same = z[:, :1].expand(4, 3, 5).contiguous()
+    out = critic(same)
+    assert not torch.allclose(out[:, 0], out[:, 1])
+    # row (b, y) is the critic on the concatenation (z_by, e_y)
+    pairs = torch.cat([z, torch.eye(3).expand(4, 3, 3)], 2).reshape(12, 1, 8)
+    torch.testing.assert_close(logits, critic.net(pairs).reshape(4, 3))
+
+
+def test_joint_critic_with_one_chart_is_the_wae_gan_critic():
+    torch.manual_seed(1)
+    joint = JointCritic(1, 5, 2)
+    torch.manual_seed(1)
+    single = LatentCritic(1, 5, 2)
+    z = torch.randn(6, 1, 5)
+    assert parameter_count(joint) == parameter_count(single)
+    torch.testing.assert_close(joint(z), single(z))
+
+
+@pytest.mark.parametrize("penalty, kind", [("joint", JointCritic), ("per-chart", LatentCritic)])
+def test_build_critic_follows_latent_penalty(penalty, kind):
+    critic = build_critic(make_config("smoke", "mnist", 4, latent_penalty=penalty))
+    assert type(critic) is kind and critic(torch.zeros(3, 4, 7)).shape == (3, 4)
 
 
 # ------------------------------------------------------------------ interface
@@ -199,7 +244,7 @@ def test_critic_batched_equals_separate_mlps():
 
 
 # ------------------------------------------------------------------ builders and errors
-@pytest.mark.parametrize("scale,m,h", [("smoke", 16, 2), ("quick", 8, 8), ("quick", 1, 21)])
+@pytest.mark.parametrize("scale,m,h", [("smoke", 16, 1), ("quick", 8, 7), ("quick", 1, 21)])
 def test_build_from_config(scale, m, h):
     config = make_config(scale, n_charts=m)
     model, critic = build_model(config), build_critic(config)

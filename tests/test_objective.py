@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from atlasnb.models import AtlasWAEGAN, LatentCritic, WAEGAN
+from atlasnb.models import AtlasWAEGAN, JointCritic, LatentCritic, WAEGAN
 from atlasnb.objective import (autoencoder_loss, chart_marginal_kl, critic_loss,
                                reconstruction_cost, reconstruction_error)
 
@@ -132,3 +132,110 @@ def test_reconstruction_error(m):
     torch.testing.assert_close(err.psi_weighted, (psi * mse_all).sum(1))
     if m == 1:
         torch.testing.assert_close(err.best_chart, err.psi_weighted)
+
+
+# ------------------------------------------------------------------ the joint reading
+def joint_setup(m, seed=0):
+    torch.manual_seed(seed)
+    model = WAEGAN(h=H, latent_dim=D) if m == 1 else AtlasWAEGAN(m, h=H, latent_dim=D)
+    x = torch.rand(B, 1, 28, 28)
+    return model, JointCritic(m, D, H), x
+
+
+def test_m1_both_latent_penalties_coincide():
+    model, critic, x = setup(1)
+    torch.manual_seed(0)
+    joint_critic = JointCritic(1, D, H)
+    joint_critic.net.load_state_dict(critic.state_dict())
+    for function, kwargs in ((autoencoder_loss, {}), (critic_loss, {})):
+        a, parts_a = function(model, critic, x, generator=gen(), latent_penalty="per-chart",
+                              **kwargs)
+        b, parts_b = function(model, joint_critic, x, generator=gen(), latent_penalty="joint",
+                              **kwargs)
+        torch.testing.assert_close(a, b)
+        assert parts_a == pytest.approx(parts_b)
+
+
+def test_joint_autoencoder_loss_has_no_kl_term_and_weights_pairs_by_psi():
+    model, critic, x = joint_setup(3)
+    lam = 2.5
+    loss, parts = autoencoder_loss(model, critic, x, lam, generator=gen(), latent_penalty="joint")
+    z_all, psi = model.encode_with_partition(x)
+    prior = torch.randn(B, 3, D, generator=gen())
+    logits = critic(torch.cat([prior, z_all]))[B:]
+    recon = (psi * ((model.decode_all(z_all) - x[:, None]) ** 2).sum((2, 3, 4))).sum(1).mean()
+    adversarial = -(psi * F.logsigmoid(logits)).sum(1).mean()
+    torch.testing.assert_close(loss, recon + lam * adversarial)
+    assert parts["chart_kl"] > 0  # reported, yet not part of the loss
+
+
+def test_joint_critic_loss_is_one_gan_loss_on_pairs():
+    model, critic, x = joint_setup(3)
+    loss, parts = critic_loss(model, critic, x, generator=gen(), latent_penalty="joint")
+    with torch.no_grad():
+        z_all, psi = model.encode_with_partition(x)
+    prior = torch.randn(B, 3, D, generator=gen())
+    logits = critic(torch.cat([prior, z_all]))
+    expected = -(F.logsigmoid(logits[:B]).mean() + (psi / B * F.logsigmoid(-logits[B:])).sum())
+    torch.testing.assert_close(loss, expected)
+    # per-chart weights (psi normalised within each chart) give another value
+    per_chart = -(3 * F.logsigmoid(logits[:B]).mean()
+                  + (psi / psi.sum(0) * F.logsigmoid(-logits[B:])).sum())
+    assert not torch.allclose(loss, per_chart)
+
+
+def test_joint_penalty_pushes_an_overused_chart_down():
+    # A critic that finds chart 0 suspicious (low D on chart 0, high elsewhere) makes the
+    # encoder's loss grow with psi_0: its gradient lowers the partition logit of chart 0.
+    model, critic, x = joint_setup(3)
+
+    class Suspicious(JointCritic):
+        def forward(self, z_all):
+            return torch.tensor([-3.0, 3.0, 3.0]).expand(z_all.shape[0], 3) + 0 * z_all.sum(2)
+
+    suspicious = Suspicious(3, D, H)
+    _, psi = model.encode_with_partition(x)
+    loss, _ = autoencoder_loss(model, suspicious, x, lam=1.0, generator=gen(),
+                               latent_penalty="joint")
+    bias = model.partition_head[-1].bias
+    gradient, = torch.autograd.grad(loss, bias)
+    assert gradient[0] > 0 and gradient[1] < 0 and gradient[2] < 0
+
+
+@pytest.mark.parametrize("penalty, critic_class", [("joint", LatentCritic),
+                                                   ("per-chart", JointCritic)])
+def test_a_critic_of_the_other_reading_is_refused(penalty, critic_class):
+    model, _, x = setup(3)
+    with pytest.raises(ValueError, match=f"latent_penalty='{penalty}' needs a"):
+        autoencoder_loss(model, critic_class(3, D, H), x, latent_penalty=penalty)
+    with pytest.raises(ValueError, match="latent_penalty must be one of"):
+        critic_loss(model, critic_class(3, D, H), x, latent_penalty="js")
+
+
+# ------------------------------------------------------------------ the cost c
+def test_l2_cost_is_the_norm_of_the_squared_cost():
+    x = torch.rand(B, 1, 28, 28)
+    x_hat = torch.rand(B, 3, 1, 28, 28)
+    squared = reconstruction_cost(x, x_hat, "squared")
+    torch.testing.assert_close(reconstruction_cost(x, x_hat, "l2"), squared.sqrt())
+    torch.testing.assert_close(reconstruction_cost(x, x_hat[:, 0], "l2"),
+                               torch.linalg.vector_norm((x_hat[:, 0] - x).flatten(1), dim=1))
+    with pytest.raises(ValueError, match="cost must be one of \\('squared', 'l2'\\), got 'l1'"):
+        reconstruction_cost(x, x_hat, "l1")
+
+
+def test_l2_cost_has_finite_gradient_at_a_perfect_reconstruction():
+    x = torch.rand(2, 1, 28, 28)
+    x_hat = x.clone().requires_grad_(True)
+    reconstruction_cost(x, x_hat, "l2").sum().backward()
+    assert torch.isfinite(x_hat.grad).all()
+
+
+def test_autoencoder_loss_uses_the_chosen_cost():
+    model, critic, x = setup(3)
+    _, squared = autoencoder_loss(model, critic, x, generator=gen(), cost="squared")
+    _, l2 = autoencoder_loss(model, critic, x, generator=gen(), cost="l2")
+    z_all, psi = model.encode_with_partition(x)
+    norms = ((model.decode_all(z_all) - x[:, None]) ** 2).sum((2, 3, 4)).sqrt()
+    assert l2["reconstruction"] == pytest.approx((psi * norms).sum(1).mean().item(), rel=1e-5)
+    assert squared["reconstruction"] > l2["reconstruction"]  # ~ 784 * 0.1 vs its root

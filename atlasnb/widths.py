@@ -1,0 +1,71 @@
+"""Model widths with equal parameter budgets, by exact count (no torch needed).
+
+Derived in {ref}`sec-atlas-wae-gan`. Appendix A shrinks the width h of the atlas
+model as the number of charts m grows, so that all five models of Table 1 have
+about the WAE-GAN's number of trainable parameters. :func:`scale_width` applies
+that rule at every scale: the WAE-GAN's width is Table 1's 128 divided by the
+scale's divisor, and each atlas model takes the h whose count is closest to that
+WAE-GAN's. At full size (divisor 1) Table 1's own widths are kept.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from atlasnb.paper import ATLAS_LATENT_DIM, TABLE1_WIDTHS, WAE_LATENT_DIM
+
+
+def expected_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
+    """Trainable parameters of ``AtlasWAEGAN(n_charts, h, latent_dim)`` (encoders,
+    partition network, decoders; Table 1's count), by formula. Tested against the
+    model in ``tests/test_models.py``."""
+    m, d = n_charts, latent_dim
+    trunk = (16 * h + 2 * h) + (32 * h * h + 4 * h) + (128 * h * h + 8 * h)
+    head = 512 * h * h + 16 * h + 8 * h * d + d
+    partition = 512 * h * h + 16 * h + 8 * h * m + m if m > 1 else 0
+    decoder_chart = 392 * h * (d + 1) + 512 * h * h + 4 * h + 8 * h
+    decoder_shared = (128 * h * h + 2 * h + 4 * h) + (32 * h + 1)
+    return trunk + m * head + partition + m * decoder_chart + decoder_shared
+
+
+def _check_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def matched_width(n_charts: int, target: int, latent_dim: int = ATLAS_LATENT_DIM,
+                  count: Callable[[int, int, int], int] = expected_parameter_count) -> int:
+    """The width h >= 1 whose ``count(n_charts, h, latent_dim)`` is closest to ``target``
+    (the smaller h on a tie). ``count`` is any parameter-counting function."""
+    _check_int("n_charts", n_charts)
+    _check_int("latent_dim", latent_dim)
+    _check_int("target", target)
+    best, best_gap, h = 1, abs(count(n_charts, 1, latent_dim) - target), 1
+    while True:  # counts grow with h: stop once they pass the target
+        h += 1
+        gap = abs(count(n_charts, h, latent_dim) - target)
+        if gap < best_gap:
+            best, best_gap = h, gap
+        if count(n_charts, h, latent_dim) >= target:
+            return best
+
+
+def scale_width(n_charts: int, width_divisor: int = 1, latent_dim: int | None = None) -> int:
+    """h of the model with ``n_charts`` charts at a scale dividing widths by ``width_divisor``.
+
+    The WAE-GAN (m = 1) gets ``128 // width_divisor``; an atlas model gets the h whose
+    parameter count is closest to that WAE-GAN's (d = 8), counting its own ``latent_dim``
+    (default 7). With ``width_divisor == 1`` a chart count listed in Table 1 gets
+    Table 1's width (86, 64, 48, 34), as the paper chose them.
+    """
+    _check_int("n_charts", n_charts)
+    _check_int("width_divisor", width_divisor)
+    d = ATLAS_LATENT_DIM if latent_dim is None else _check_int("latent_dim", latent_dim)
+    wae_width = max(1, TABLE1_WIDTHS[1] // width_divisor)
+    if n_charts == 1:
+        return wae_width
+    if width_divisor == 1 and n_charts in TABLE1_WIDTHS and d == ATLAS_LATENT_DIM:
+        return TABLE1_WIDTHS[n_charts]
+    target = expected_parameter_count(1, wae_width, WAE_LATENT_DIM)
+    return matched_width(n_charts, target, d)
