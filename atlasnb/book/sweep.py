@@ -31,14 +31,24 @@ class SchedulerUnreachable(ConnectionError):
 
 @dataclass(frozen=True)
 class Point:
-    """One configuration of a grid: a data set, a chart count m and a seed."""
+    """One configuration of a grid: a data set, a chart count m, a seed and any other
+    config fields that differ from the scale's (``overrides``, (name, value) pairs)."""
 
     dataset: str
     n_charts: int
     seed: int = 0
+    overrides: tuple = ()
 
     def label(self) -> str:
-        return f"{self.dataset} m={self.n_charts} seed={self.seed}"
+        extra = "".join(f" {name}={value}" for name, value in self.overrides)
+        return f"{self.dataset} m={self.n_charts} seed={self.seed}{extra}"
+
+    def config(self, scale: str):
+        """The :class:`atlasnb.config.TrainConfig` of this point at ``scale``."""
+        from atlasnb.config import make_config
+
+        return make_config(scale, self.dataset, self.n_charts, seed=self.seed,
+                           **dict(self.overrides))
 
 
 def grid(datasets, chart_counts, seeds=(0,)) -> list[Point]:
@@ -108,10 +118,9 @@ def run_point(point: Point, scale: str, environ: dict, gpus: int, book_root: str
     from papermill.exceptions import PapermillExecutionError
 
     from atlasnb.book.chapters import run_chapter
-    from atlasnb.config import make_config
     from atlasnb.runs import run_path
 
-    folder = run_path(make_config(scale, point.dataset, point.n_charts, seed=point.seed))
+    folder = run_path(point.config(scale))
     notebook = folder / f"{SWEEP_CHAPTER}.ipynb"
     chapter = Path(book_root) / "book" / f"{SWEEP_CHAPTER}.md"
     outcome = Outcome(point, str(folder), ok=False, notebook=str(notebook))
@@ -138,10 +147,8 @@ def _read_metrics(folder: Path) -> dict:
 def task_key(kind: str, scale: str, point: Point) -> str:
     """The task's name on the scheduler: the kind of work and the whole config's hash,
     so two tasks of one scheduler never train the same configuration."""
-    from atlasnb.config import make_config
-
-    config = make_config(scale, point.dataset, point.n_charts, seed=point.seed)
-    return f"{kind}-{point.dataset}-m{point.n_charts}-s{point.seed}-{scale}-{config.key()}"
+    return (f"{kind}-{point.dataset}-m{point.n_charts}-s{point.seed}-{scale}-"
+            f"{point.config(scale).key()}")
 
 
 def sweep_tasks(points: list[Point], scale: str, book_root: str | os.PathLike) -> list[Task]:
