@@ -222,10 +222,12 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
         graph.evaluate(on_graph, batch_size)
         for e in on_graph:
             weights[e] = float(graph.edge_weights[e])
-        with _evaluating(graph.model):
-            for e in pending:
-                if e >= n_edges:
-                    weights[e] = _evaluate_extra(query, e - n_edges)
+        extra = [e - n_edges for e in pending if e >= n_edges]
+        if extra:
+            with _evaluating(graph.model):
+                _evaluate_extra(query, extra)
+            for j in extra:
+                weights[n_edges + j] = query.weights[j]
     n_decoded = decoder.n_decoded + graph.n_decoded - graph_decoded
     return _make_path(query, route, edge_ids, n_decoded, n_evaluated, n_searches)
 
@@ -236,24 +238,33 @@ def _exact(query: _Query, e: int) -> bool:
         query.steps[e - n_edges] is not None
 
 
-def _evaluate_extra(query: _Query, j: int) -> float:
-    """Evaluate the eq. (10) weight of end-point edge ``j`` (a new vertex to a node)."""
+def _evaluate_extra(query: _Query, extra: list) -> None:
+    """Evaluate the eq. (10) weights of end-point edges ``extra`` (each from a new
+    vertex to a node of its chart), one batch per chart."""
     graph = query.graph
-    a, b = query.ends[j]
-    chart = query.chart(a)
-    steps = _step_lengths(lambda z: query.decoder(z, chart), query.latent(a)[None],
-                          query.latent(b)[None], query.image(a)[None], query.image(b)[None],
-                          graph.n_steps, query.decoder.batch_size)[0]
-    query.steps[j] = steps
-    query.weights[j] = float(steps.sum())
-    return query.weights[j]
+    charts = [query.chart(query.ends[j][0]) for j in extra]
+    for chart in sorted(set(charts)):
+        chosen = [j for j, y in zip(extra, charts) if y == chart]
+        a = [query.ends[j][0] for j in chosen]
+        b = [query.ends[j][1] for j in chosen]
+        steps = _step_lengths(lambda z: query.decoder(z, chart),
+                              torch.stack([query.latent(v) for v in a]),
+                              torch.stack([query.latent(v) for v in b]),
+                              torch.stack([query.image(v) for v in a]),
+                              torch.stack([query.image(v) for v in b]),
+                              graph.n_steps, query.decoder.batch_size)
+        for j, row in zip(chosen, steps):
+            query.steps[j] = row
+            query.weights[j] = float(row.sum())
 
 
 def _astar(query: _Query, weights: list, h: dict, sources: list, goals: list):
     """A* from any source to any goal; returns the vertex route and its edge ids.
 
     ``h`` must be consistent (h(u) <= w(u, v) + h(v)), so a vertex is final when
-    first taken from the heap.
+    first taken from the heap. Among equal g + h the vertex with the larger g goes
+    first: lower-bound weights and the straight-line h make long plateaus of equal
+    g + h towards the goal, and going deep along them reaches it soonest.
     """
     graph = query.graph
     n, n_edges = graph.n_nodes, len(graph.edges)
@@ -265,11 +276,12 @@ def _astar(query: _Query, weights: list, h: dict, sources: list, goals: list):
     goal_set = set(goals)
     distance = {s: 0.0 for s in sources}
     parent = {s: (-1, -1) for s in sources}
-    heap = [(h[s], 0.0, s) for s in sources]
+    heap = [(h[s], -0.0, s) for s in sources]
     heapq.heapify(heap)
     closed = set()
     while heap:
         _, g, u = heapq.heappop(heap)
+        g = -g
         if u in closed:
             continue
         if u in goal_set:
@@ -288,7 +300,7 @@ def _astar(query: _Query, weights: list, h: dict, sources: list, goals: list):
             if d < distance.get(v, float("inf")):
                 distance[v] = d
                 parent[v] = (u, e)
-                heapq.heappush(heap, (d + h[v], d, v))
+                heapq.heappush(heap, (d + h[v], -d, v))
     raise DisconnectedGraphError("no path joins start and end")  # _check_connected ran first
 
 
