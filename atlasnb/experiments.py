@@ -30,7 +30,7 @@ from atlasnb.runs import Run, atomic_torch_save, atomic_write_json
 
 #: Bumped whenever the layout of the cached ``geodesics-<key>`` files changes, so
 #: that an old cache is never read as a new one.
-RESULT_VERSION = 2
+RESULT_VERSION = 3
 #: How the book names each data set in titles and tables.
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
@@ -47,6 +47,7 @@ class GraphSettings:
     n_interpolations: int = 4
     interpolation_points: int = 10
     seed: int = 0
+    insert: str = "own"
 
     def __post_init__(self):
         for name in ("n_points", "k", "n_steps", "n_pairs", "interpolation_points"):
@@ -59,6 +60,9 @@ class GraphSettings:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
         if self.eps is not None and (isinstance(self.eps, bool) or not 0 <= self.eps < 1):
             raise ValueError(f"eps must be None or a number in [0, 1), got {self.eps!r}")
+        if self.insert not in geodesics.INSERT_MODES:
+            raise ValueError(f"insert must be one of {geodesics.INSERT_MODES}, got "
+                             f"{self.insert!r}")
         if self.n_interpolations > self.n_pairs:
             raise ValueError(f"n_interpolations ({self.n_interpolations}) must be at most "
                              f"n_pairs ({self.n_pairs})")
@@ -71,15 +75,17 @@ class GraphSettings:
         fields = dataclasses.asdict(self)
         if part == "graph":
             fields = {name: fields[name] for name in ("n_points", "k", "n_steps", "eps", "seed")}
+            fields["layout"] = geodesics.graph.GRAPH_LAYOUT
         else:
             fields["version"] = RESULT_VERSION
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
 
-#: Graph settings of each scale (section 4 of the paper at ``paper``).
+#: Graph settings of each scale: section 4 of the paper at ``paper`` and ``quick``
+#: (lazy edge weights make N = 2000 and 100 pairs cheap).
 GRAPH_SCALES = {
     "paper": GraphSettings(),
-    "quick": GraphSettings(n_points=1000, n_pairs=50),
+    "quick": GraphSettings(),
     "smoke": GraphSettings(n_points=120, k=6, n_pairs=6, n_interpolations=2,
                            interpolation_points=6),
 }
@@ -106,15 +112,31 @@ def test_pairs(dataset: str, settings: GraphSettings) -> tuple[torch.Tensor, tor
     return images[: settings.n_pairs], images[settings.n_pairs:]
 
 
+def graph_path(run: Run, settings: GraphSettings):
+    """The file holding ``run``'s graph for ``settings`` (see :func:`load_or_build_graph`)."""
+    return run.path / f"graph-{settings.key('graph')}.pt"
+
+
+def save_graph(run: Run, settings: GraphSettings, graph: geodesics.AtlasGraph,
+               statistics: dict) -> None:
+    """Write the graph as plain tensors (:meth:`~atlasnb.geodesics.AtlasGraph.to_arrays`,
+    with every edge weight evaluated so far) and its statistics, atomically."""
+    atomic_torch_save(graph_path(run, settings),
+                      {"graph": graph.to_arrays(), "statistics": statistics,
+                       "settings": dataclasses.asdict(settings)})
+
+
 def load_or_build_graph(run: Run, settings: GraphSettings, progress: bool = True):
-    """The graph of Algorithm 1 for ``run``'s model, built once and kept in the run
-    folder. Returns (graph, statistics) with the build time in the statistics."""
-    path = run.path / f"graph-{settings.key('graph')}.pt"
+    """The lazy graph of Algorithm 1 for ``run``'s model, built once and kept in the
+    run folder as plain tensors (no pickled objects; read with
+    ``torch.load(weights_only=True)``) together with the edge weights evaluated
+    so far. Returns (graph, statistics); the statistics hold the build's time and
+    decoded points."""
+    path = graph_path(run, settings)
     if path.exists():
-        saved = torch.load(path, weights_only=False)
-        graph, statistics = saved["graph"], saved["statistics"]
-        graph.model = run.model
-        return graph, statistics
+        saved = torch.load(path, weights_only=True)
+        graph = geodesics.AtlasGraph.from_arrays(run.model, saved["graph"])
+        return graph, saved["statistics"]
     x = graph_points(run.config.dataset, settings)
     started = time.perf_counter()
     graph = geodesics.build_atlas_graph(run.model, x, k=settings.k, eps=settings.eps,
@@ -123,19 +145,21 @@ def load_or_build_graph(run: Run, settings: GraphSettings, progress: bool = True
     statistics = geodesics.graph_statistics(graph)
     statistics.update(build_seconds=build_seconds, decoded_points=graph.n_decoded,
                       eps=graph.eps, k=graph.k, n_steps=graph.n_steps, n_points=len(x))
-    graph.model = None  # the model lives in the run folder already
-    atomic_torch_save(path, {"graph": graph, "statistics": statistics,
-                             "settings": dataclasses.asdict(settings)})
-    graph.model = run.model
+    save_graph(run, settings, graph, statistics)
     return graph, statistics
 
 
-def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True) -> dict:
+def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True,
+                        insert: str | None = None) -> dict:
     """Table 1's graph numbers, Figure 3a's path lengths and Figure 3b's interpolations
     for one model, cached in ``geodesics-<key>.json`` / ``.pt`` in the run folder.
 
     Every one of the ``n_pairs`` test pairs of :func:`test_pairs` is joined by
-    :func:`atlasnb.geodesics.shortest_path`. Returns a dict with
+    :func:`atlasnb.geodesics.shortest_path` with ``settings.insert`` (``"own"``:
+    each test image in its most confident chart, as the paper does; ``"all"``: in
+    every chart with psi > eps; the ``insert`` argument, if given, replaces it and
+    so names another cached result). The edges the searches evaluate are saved with
+    the graph for later experiments. Returns a dict with
 
     - ``statistics``: the graph's numbers (:func:`atlasnb.geodesics.graph_statistics`,
       with the build time, the points decoded and eps);
@@ -144,6 +168,8 @@ def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True
     - ``end_distances``: the straight-line distance between the two decoded end
       images of each path (NaN for a failed pair), a lower bound of its length;
     - ``chart_changes``: the cross-chart segments of each path (-1 for a failed pair);
+    - ``query_decoded`` and ``edges_evaluated``: points decoded and edges evaluated
+      by all the searches together;
     - ``interpolations``: for each of the first ``n_interpolations`` pairs that
       has a path, a dict with ``pair`` (its index), ``images``
       (``interpolation_points`` decoded images), ``labels`` (the chart of each, from
@@ -152,6 +178,8 @@ def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True
 
     Used in {ref}`sec-experiments`.
     """
+    if insert is not None:
+        settings = dataclasses.replace(settings, insert=insert)
     json_path = run.path / f"geodesics-{settings.key('all')}.json"
     images_path = json_path.with_suffix(".pt")
     if json_path.exists() and images_path.exists():
@@ -161,15 +189,18 @@ def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True
     graph, statistics = load_or_build_graph(run, settings, progress)
     starts, ends = test_pairs(run.config.dataset, settings)
     lengths, distances, changes, failed, interpolations = [], [], [], [], []
+    decoded, evaluated, exact_before = 0, 0, graph.n_exact
     for i, (start, end) in enumerate(zip(starts, ends)):
         try:
-            path = geodesics.shortest_path(graph, start, end)
+            path = geodesics.shortest_path(graph, start, end, insert=settings.insert)
         except geodesics.DisconnectedGraphError:
             lengths.append(float("nan"))
             distances.append(float("nan"))
             changes.append(-1)
             failed.append(i)
             continue
+        decoded += path.n_decoded
+        evaluated += path.n_evaluated
         lengths.append(float(path.length))
         distances.append(float((path.images[0].double() - path.images[-1].double()).norm()))
         changes.append(int(path.cross.sum()))
@@ -178,8 +209,11 @@ def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True
             interpolations.append({"pair": i, "images": steps.images.cpu(),
                                    "labels": list(steps.labels),
                                    "charts": [int(y) for y in steps.charts]})
+    if graph.n_exact > exact_before:
+        save_graph(run, settings, graph, statistics)
     result = {"statistics": statistics, "lengths": lengths, "end_distances": distances,
               "chart_changes": changes, "failed_pairs": failed,
+              "query_decoded": decoded, "edges_evaluated": evaluated,
               "settings": dataclasses.asdict(settings), "model": run.config.model_name,
               "run": str(run.path), "version": RESULT_VERSION}
     atomic_torch_save(images_path, interpolations)
@@ -237,17 +271,21 @@ def summary_row(run: Run, result: dict) -> dict:
 
 def collect(scale: str, datasets, chart_counts, seed: int = 0,
             settings: GraphSettings | None = None, progress: bool = False,
-            **config_overrides) -> Collection:
+            insert: str | None = None, **config_overrides) -> Collection:
     """Load (or train, if missing) the model of every data set and chart count, run
     :func:`geodesic_experiment` on it, and gather the results.
 
     Models come from :func:`atlasnb.runs.load_or_train` with
     ``make_config(scale, dataset, n_charts=m, seed=seed, **config_overrides)``, so
     models trained by other chapters or a sweep are reused, never retrained.
-    ``settings`` defaults to :func:`graph_settings` of ``scale``.
+    ``settings`` defaults to :func:`graph_settings` of ``scale``; ``insert``
+    (``"own"`` or ``"all"``, see :func:`atlasnb.geodesics.shortest_path`) replaces
+    its end-point insertion and so names other cached results.
     Used in {ref}`sec-experiments`.
     """
     settings = settings if settings is not None else graph_settings(scale)
+    if insert is not None:
+        settings = dataclasses.replace(settings, insert=insert)
     rows, length_rows, interpolations = [], [], {}
     for dataset in datasets:
         for m in chart_counts:

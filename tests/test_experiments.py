@@ -44,7 +44,8 @@ def test_graph_settings_of_each_scale_and_overrides():
 @pytest.mark.parametrize("changes, message", [
     (dict(n_points=0), "n_points"), (dict(k=1.5), "k must"), (dict(n_pairs=True), "n_pairs"),
     (dict(n_interpolations=-1), "n_interpolations"), (dict(eps=1.0), "eps"),
-    (dict(n_pairs=2, n_interpolations=3), "at most n_pairs")])
+    (dict(n_pairs=2, n_interpolations=3), "at most n_pairs"),
+    (dict(insert="every"), "insert must be one of")])
 def test_bad_graph_settings_name_the_field(changes, message):
     with pytest.raises(ValueError, match=message):
         experiments.GraphSettings(**changes)
@@ -58,6 +59,9 @@ def test_cache_keys_separate_what_the_graph_depends_on():
     assert base.key("all") != more_pairs.key("all")  # but other path results
     assert base.key("graph") != other_k.key("graph")
     assert base.key("graph") == experiments.GraphSettings().key("graph")  # stable
+    inserted = experiments.GraphSettings(insert="all")
+    assert base.key("graph") == inserted.key("graph")  # one graph serves both insertions
+    assert base.key("all") != inserted.key("all")
     with pytest.raises(ValueError, match="part"):
         base.key("paths")
 
@@ -103,8 +107,15 @@ def test_geodesic_experiment_reports_every_pair_and_caches(runs_root, monkeypatc
 
     json_file = run.path / f"geodesics-{SETTINGS.key('all')}.json"
     assert json_file.exists() and json_file.with_suffix(".pt").exists()
-    assert (run.path / f"graph-{SETTINGS.key('graph')}.pt").exists()
+    graph_file = run.path / f"graph-{SETTINGS.key('graph')}.pt"
+    assert graph_file.exists()
     assert json.loads(json_file.read_text())["version"] == experiments.RESULT_VERSION
+    # The graph cache is plain tensors, with the weights the searches evaluated.
+    saved = torch.load(graph_file, weights_only=True)
+    graph = geodesics.AtlasGraph.from_arrays(run.model, saved["graph"])
+    assert graph.model is run.model
+    assert 0 < result["edges_evaluated"] and graph.n_exact > int(graph.edge_cross.sum())
+    assert saved["statistics"]["decoded_points"] == graph.chart_offsets[-1]  # nodes only
 
     def no_search(*args, **kwargs):
         raise AssertionError("a cached experiment must not search again")
@@ -116,6 +127,18 @@ def test_geodesic_experiment_reports_every_pair_and_caches(runs_root, monkeypatc
     for a, b in zip(cached["interpolations"], result["interpolations"]):
         assert a["pair"] == b["pair"] and a["labels"] == b["labels"]
         assert torch.equal(a["images"], b["images"])
+
+
+def test_insertion_in_every_chart_never_gives_longer_paths(runs_root):
+    run = tiny_run(2)
+    own = experiments.geodesic_experiment(run, SETTINGS, progress=False)
+    every = experiments.geodesic_experiment(run, SETTINGS, progress=False, insert="all")
+    assert (run.path / f"geodesics-{SETTINGS.key('all')}.json").exists()
+    assert every["settings"]["insert"] == "all" and own["settings"]["insert"] == "own"
+    a, b = np.array(own["lengths"], dtype=float), np.array(every["lengths"], dtype=float)
+    both = np.isfinite(a) & np.isfinite(b)
+    assert both.any()
+    assert np.all(b[both] <= a[both] * (1 + 1e-9))
 
 
 def test_single_chart_paths_never_change_chart(runs_root):

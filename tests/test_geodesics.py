@@ -180,7 +180,8 @@ def test_circle_paths_that_cross_charts_use_cross_chart_edges(circle_graph):
 
 
 def test_circle_node_geodesics_match_arcs_for_all_pairs(circle_graph):
-    circle, x, graph = circle_graph
+    circle, x, _ = circle_graph
+    graph = build_atlas_graph(circle, x, k=10, progress=False, lazy=False)
     nodes = np.arange(0, graph.n_nodes, 5)
     angles = circle.angle(x[graph.node_index[nodes]])
     arcs = (circle.radius * toy.wrap_angle(angles[:, None] - angles[None, :]).abs()).numpy()
@@ -230,12 +231,19 @@ def tiny_graph():
     return model, x, build_atlas_graph(model, x, k=6, progress=False)
 
 
-def test_astar_lengths_equal_dijkstra(tiny_graph):
+@pytest.fixture(scope="module")
+def tiny_eager(tiny_graph):
+    model, x, _ = tiny_graph
+    return build_atlas_graph(model, x, k=6, progress=False, lazy=False)
+
+
+def test_astar_lengths_equal_dijkstra(tiny_graph, tiny_eager):
     _, _, graph = tiny_graph
     assert graph.statistics()["components"] == 1
     rng = np.random.default_rng(0)
     pairs = rng.integers(0, graph.n_nodes, size=(40, 2))
-    reference = csgraph.dijkstra(graph.adjacency, directed=False, indices=pairs[:, 0])
+    # Dijkstra on the eager graph's exact weights; A* on the lazy graph.
+    reference = csgraph.dijkstra(tiny_eager.adjacency, directed=False, indices=pairs[:, 0])
     for i, (a, b) in enumerate(pairs):
         path = shortest_path(graph, int(a), int(b))
         assert path.length == pytest.approx(reference[i, b], rel=1e-9, abs=1e-12)
@@ -244,26 +252,30 @@ def test_astar_lengths_equal_dijkstra(tiny_graph):
         assert path.length == pytest.approx(path.segment_lengths.sum(), rel=1e-12)
 
 
-def test_astar_with_data_end_points_equals_an_independent_search(tiny_graph):
+@pytest.mark.parametrize("insert", ["own", "all"])
+def test_astar_with_data_end_points_equals_an_independent_search(tiny_graph, tiny_eager,
+                                                                 insert):
     model, x, graph = tiny_graph
     generator = torch.Generator().manual_seed(5)
-    distances = csgraph.dijkstra(graph.adjacency, directed=False)
+    distances = csgraph.dijkstra(tiny_eager.adjacency, directed=False)
     for _ in range(5):
         start, end = torch.randn(2, model.ambient_dim, generator=generator,
                                  dtype=torch.float64)
-        path = shortest_path(graph, start, end)
-        # Reference: for each placement of an end point, its k nearest nodes in
-        # that chart (cKDTree) with eq. (10) weights from curve_length; then the
-        # best start edge + Dijkstra distance + end edge.
-        legs = [place_legs(model, graph, point) for point in (start, end)]
+        path = shortest_path(graph, start, end, insert=insert)
+        # Reference: for each placement of an end point (argmax psi, or every
+        # chart with psi > eps), its k nearest nodes in that chart (cKDTree)
+        # with eq. (10) weights from curve_length; then the best start edge +
+        # Dijkstra distance + end edge.
+        legs = [place_legs(model, graph, point, insert) for point in (start, end)]
         best = min(ws + distances[a, b] + we for a, ws in legs[0] for b, we in legs[1])
         assert path.length == pytest.approx(best, rel=1e-9)
 
 
-def place_legs(model, graph, point):
-    psi = model.partition(point[None])[0]
+def place_legs(model, graph, point, insert):
+    psi = model.partition(point[None])[0].numpy()
+    charts = [int(psi.argmax())] if insert == "own" else np.flatnonzero(psi > graph.eps)
     legs = []
-    for y in np.flatnonzero(psi.numpy() > graph.eps):
+    for y in charts:
         z = model.encode(point[None])[0, y]
         chart_nodes = graph.chart_nodes(y)
         _, local = cKDTree(graph.node_latent[chart_nodes].numpy()).query(z.numpy(), k=graph.k)
@@ -274,15 +286,21 @@ def place_legs(model, graph, point):
     return legs
 
 
-def test_shortest_path_leaves_the_graph_unchanged(tiny_graph):
+def test_shortest_path_changes_only_the_evaluated_weights(tiny_graph, tiny_eager):
     model, x, graph = tiny_graph
-    network = graph.to_networkx()
-    before = (network.number_of_nodes(), network.number_of_edges(), graph.edges.copy(),
-              graph.edge_weights.copy())
-    shortest_path(graph, x[0] + 0.01, x[1] - 0.01)
-    assert (network.number_of_nodes(), network.number_of_edges()) == before[:2]
-    np.testing.assert_array_equal(graph.edges, before[2])
-    np.testing.assert_array_equal(graph.edge_weights, before[3])
+    before = (graph.n_nodes, graph.edges.copy(), graph.edge_weights.copy(),
+              graph.edge_exact.copy(), graph.n_decoded)
+    path = shortest_path(graph, x[0] + 0.01, x[1] - 0.01)
+    assert graph.n_nodes == before[0]
+    np.testing.assert_array_equal(graph.edges, before[1])
+    changed = graph.edge_exact & ~before[3]
+    # What the query evaluated persists, exact (equal to the eager graph's) ...
+    assert changed.sum() <= path.n_evaluated
+    np.testing.assert_allclose(graph.edge_weights[changed], tiny_eager.edge_weights[changed],
+                               rtol=1e-12)
+    assert graph.n_decoded - before[4] == changed.sum() * (graph.n_steps - 1)
+    # ... and nothing else moved.
+    np.testing.assert_array_equal(graph.edge_weights[~changed], before[2][~changed])
 
 
 def test_latent_end_points(circle_graph):
@@ -335,6 +353,9 @@ def test_one_chart_gives_the_plain_knn_graph():
     torch.testing.assert_close(graph.node_latent, codes)
     a, b = graph.edges[:, 0], graph.edges[:, 1]
     weights = curve_length(lambda z: model.decode(z, 0), codes[a], codes[b], n_steps=N_STEPS)
+    assert not graph.edge_exact.any()
+    np.testing.assert_array_less(graph.edge_bounds, weights.numpy() * (1 + 1e-12))
+    graph.evaluate_all()
     np.testing.assert_allclose(graph.edge_weights, weights.numpy(), rtol=1e-10)
     assert graph.statistics()["cross_chart_edges"] == 0
 
@@ -373,9 +394,19 @@ def test_no_point_is_decoded_twice():
     x = torch.randn(150, model.ambient_dim, generator=torch.Generator().manual_seed(4),
                     dtype=torch.float64)
     n_steps = 7
-    graph = build_atlas_graph(model, x, k=6, n_steps=n_steps, batch_size=100, progress=False)
+    graph = build_atlas_graph(model, x, k=6, n_steps=n_steps, batch_size=100, progress=False,
+                              lazy=False)
     within = int((~graph.edge_cross).sum())
     assert len(model.decoded) == graph.n_decoded == graph.n_nodes + within * (n_steps - 1)
+    assert len(set(model.decoded)) == len(model.decoded)
+    # Lazily: the nodes only, then each edge once however often it is asked for.
+    model.decoded = []
+    lazy = build_atlas_graph(model, x, k=6, n_steps=n_steps, batch_size=100, progress=False)
+    assert len(model.decoded) == lazy.n_decoded == lazy.n_nodes
+    assert lazy.evaluate([0, 1, 1, 2]) == 3 * (n_steps - 1)
+    assert lazy.evaluate([1, 2]) == 0
+    lazy.evaluate_all()
+    assert len(model.decoded) == lazy.n_decoded == graph.n_decoded
     assert len(set(model.decoded)) == len(model.decoded)
 
 
@@ -492,3 +523,183 @@ def test_interpolation_of_a_single_vertex_path(tiny_graph):
     result = interpolate(model, shortest_path(graph, 3, 3), n_points=4)
     assert result.images.shape[0] == 4
     torch.testing.assert_close(result.images, graph.node_images[[3] * 4])
+
+
+# ------------------------------------------------------------- lazy edge weights
+
+
+def assert_lazy_equals_eager(lazy, eager, queries, rel, insert="own"):
+    """Same lengths (to ``rel``) and the same vertices for every query."""
+    for start, end in queries:
+        a = shortest_path(lazy, start, end, insert=insert)
+        b = shortest_path(eager, start, end, insert=insert)
+        assert a.length == pytest.approx(b.length, rel=rel, abs=1e-12)
+        np.testing.assert_array_equal(a.nodes, b.nodes)
+        np.testing.assert_array_equal(a.charts, b.charts)
+        if (b.nodes >= 0).all():  # between nodes, an eager graph evaluates nothing
+            assert (b.n_evaluated, b.n_decoded, b.n_searches) == (0, 0, 1)
+        assert a.length == pytest.approx(a.segment_lengths.sum(), rel=1e-12)
+
+
+def random_queries(graph, x_like, n, seed):
+    """n node-id pairs and n pairs of data points near the graph's points."""
+    rng = np.random.default_rng(seed)
+    nodes = [tuple(int(v) for v in rng.integers(0, graph.n_nodes, 2)) for _ in range(n)]
+    picks = rng.integers(0, len(x_like), size=(n, 2))
+    noise = torch.from_numpy(rng.normal(0, 0.01, size=(n, 2) + tuple(x_like.shape[1:])))
+    points = [(x_like[i] + noise[j, 0].to(x_like.dtype), x_like[k] + noise[j, 1].to(x_like.dtype))
+              for j, (i, k) in enumerate(picks)]
+    return nodes + points
+
+
+@pytest.mark.parametrize("mismatch", [0.0, 0.05])
+def test_lazy_equals_eager_on_the_circle(mismatch):
+    circle = toy.CircleAtlas(ambient_dim=4, radius=1.5, n_charts=3, mismatch=mismatch)
+    x = circle.sample(300, seed=4)
+    lazy = build_atlas_graph(circle, x, k=8, progress=False)
+    eager = build_atlas_graph(circle, x, k=8, progress=False, lazy=False)
+    assert lazy.n_exact == int(lazy.edge_cross.sum()) < eager.n_exact == len(eager.edges)
+    assert lazy.n_decoded == lazy.n_nodes
+    queries = random_queries(lazy, x, 25, seed=0)
+    assert_lazy_equals_eager(lazy, eager, queries, rel=1e-9)
+    assert 0 < lazy.n_exact < len(lazy.edges)  # evaluated only some edges
+    assert lazy.n_decoded == lazy.n_nodes + (lazy.n_exact - int(lazy.edge_cross.sum())) * (
+        lazy.n_steps - 1)
+
+
+def test_lazy_equals_eager_on_an_analytic_atlas(tiny_graph, tiny_eager):
+    model, x, _ = tiny_graph
+    lazy = build_atlas_graph(model, x, k=6, progress=False)
+    queries = random_queries(lazy, x, 40, seed=1)
+    assert_lazy_equals_eager(lazy, tiny_eager, queries, rel=1e-9)
+    assert_lazy_equals_eager(lazy, tiny_eager, queries[40:50], rel=1e-9, insert="all")
+    # Lower bounds never exceed the exact weights, evaluated ones are exact, and
+    # evaluate_all gives the eager graph.
+    assert np.all(lazy.edge_bounds <= tiny_eager.edge_weights * (1 + 1e-12))
+    assert np.all(lazy.edge_weights <= tiny_eager.edge_weights * (1 + 1e-12))
+    done = lazy.edge_exact
+    np.testing.assert_allclose(lazy.edge_weights[done], tiny_eager.edge_weights[done],
+                               rtol=1e-12)
+    assert lazy.evaluate_all() is lazy
+    np.testing.assert_array_equal(lazy.edges, tiny_eager.edges)
+    np.testing.assert_allclose(lazy.edge_weights, tiny_eager.edge_weights, rtol=1e-12)
+    np.testing.assert_allclose(lazy.edge_steps, tiny_eager.edge_steps, rtol=1e-12, atol=1e-15)
+    assert lazy.n_decoded == tiny_eager.n_decoded
+    assert lazy.statistics() == tiny_eager.statistics()
+
+
+def test_evaluated_weights_serve_later_queries(tiny_graph):
+    model, x, _ = tiny_graph
+    lazy = build_atlas_graph(model, x, k=6, progress=False)
+    first = shortest_path(lazy, 3, 250)
+    assert first.n_evaluated > 0 and first.n_searches >= 2
+    assert first.n_decoded == first.n_evaluated * (lazy.n_steps - 1)  # node ids: no end points
+    again = shortest_path(lazy, 3, 250)
+    assert (again.n_evaluated, again.n_decoded, again.n_searches) == (0, 0, 1)
+    assert again.length == first.length
+    data = shortest_path(lazy, x[3] + 0.01, x[250] - 0.01)
+    assert data.n_decoded == 2 + data.n_evaluated * (lazy.n_steps - 1)  # two end images
+
+
+def test_lazy_equals_eager_on_a_trained_atlas_model(runs_root):
+    from atlasnb import runs
+    from atlasnb.config import make_config
+    from atlasnb.data import load_images
+
+    config = make_config("smoke", "mnist", 3, width=2, train_size=200, test_size=100,
+                         epochs=1, batch_size=50, lr_halving_epochs=(1,))
+    run = runs.load_or_train(config, device="cpu", progress=False)
+    x, _ = load_images("mnist", "train", limit=80, seed=0)
+    tests, _ = load_images("mnist", "test", limit=20, seed=1)
+    lazy = build_atlas_graph(run.model, x, k=5, n_steps=6, progress=False)
+    eager = build_atlas_graph(run.model, x, k=5, n_steps=6, progress=False, lazy=False)
+    assert lazy.node_images.dtype == torch.float32
+    labels = lazy.component_labels()
+    nodes = np.flatnonzero(labels == np.bincount(labels).argmax())
+    rng = np.random.default_rng(2)
+    queries = [tuple(int(v) for v in rng.choice(nodes, 2)) for _ in range(15)]
+    queries += [(tests[i], tests[i + 10]) for i in range(10)]
+    solved = 0
+    for start, end in queries:
+        try:
+            a = shortest_path(lazy, start, end)
+        except DisconnectedGraphError:
+            with pytest.raises(DisconnectedGraphError):
+                shortest_path(eager, start, end)
+            continue
+        b = shortest_path(eager, start, end)
+        assert a.length == pytest.approx(b.length, rel=1e-5)
+        np.testing.assert_array_equal(a.nodes, b.nodes)
+        solved += 1
+    assert solved >= 15
+    assert np.all(lazy.edge_bounds <= eager.edge_weights * (1 + 1e-6))
+    lazy.evaluate_all()
+    np.testing.assert_allclose(lazy.edge_weights, eager.edge_weights, rtol=1e-5)
+
+
+def test_insert_own_uses_the_most_confident_chart_and_all_is_never_longer(tiny_graph):
+    model, x, graph = tiny_graph
+    generator = torch.Generator().manual_seed(7)
+    points = torch.randn(12, model.ambient_dim, generator=generator, dtype=torch.float64)
+    psi = model.partition(points).numpy()
+    assert (np.sum(psi > graph.eps, axis=1) > 1).any()  # some points lie in several charts
+    for i in range(0, 12, 2):
+        own = shortest_path(graph, points[i], points[i + 1])
+        every = shortest_path(graph, points[i], points[i + 1], insert="all")
+        assert own.charts[0] == psi[i].argmax() and own.charts[-1] == psi[i + 1].argmax()
+        # One placement per end point: the path starts and ends at new vertices
+        # and never visits another one.
+        assert own.nodes[0] == own.nodes[-1] == -1 and np.all(own.nodes[1:-1] >= 0)
+        assert every.length <= own.length * (1 + 1e-12)
+    with pytest.raises(ValueError, match=r"insert must be one of \('own', 'all'\), got 'each'"):
+        shortest_path(graph, points[0], points[1], insert="each")
+
+
+def test_from_nodes_is_build_atlas_graph_on_given_nodes(tiny_graph):
+    model, x, graph = tiny_graph
+    cross = graph.edges[graph.edge_cross]
+    again = geodesics.AtlasGraph.from_nodes(
+        model, graph.node_chart, graph.node_latent, graph.node_images, cross, k=graph.k,
+        eps=graph.eps, n_steps=graph.n_steps, node_index=graph.node_index)
+    np.testing.assert_array_equal(again.edges, graph.edges)
+    np.testing.assert_array_equal(again.edge_cross, graph.edge_cross)
+    np.testing.assert_array_equal(again.edge_bounds, graph.edge_bounds)
+    assert again.n_decoded == 0 and again.statistics() == graph.statistics()
+    # Node images decoded here when not given, and counted.
+    decoded = geodesics.AtlasGraph.from_nodes(model, graph.node_chart, graph.node_latent,
+                                              None, cross, k=graph.k, lazy=False)
+    assert decoded.n_decoded == graph.n_nodes + int((~graph.edge_cross).sum()) * (
+        graph.n_steps - 1)
+    torch.testing.assert_close(decoded.node_images, graph.node_images)
+    assert np.all(decoded.node_index == -1)
+    chart = graph.node_chart
+    with pytest.raises(ValueError, match="non-decreasing"):
+        geodesics.AtlasGraph.from_nodes(model, chart[::-1], graph.node_latent)
+    with pytest.raises(ValueError, match="different charts"):
+        geodesics.AtlasGraph.from_nodes(model, chart, graph.node_latent, None, [[0, 1]])
+    with pytest.raises(ValueError, match=r"node_chart must lie in \[0, 3\)"):
+        geodesics.AtlasGraph.from_nodes(model, chart + 1, graph.node_latent)
+    with pytest.raises(ValueError, match=r"node_latent must be a tensor shaped \(n, latent_dim\)"):
+        geodesics.AtlasGraph.from_nodes(model, chart, graph.node_latent[:, :1])
+
+
+def test_graph_arrays_round_trip_without_pickled_objects(tiny_graph):
+    import io
+
+    model, x, _ = tiny_graph
+    graph = build_atlas_graph(model, x, k=6, progress=False)
+    shortest_path(graph, 0, 300)
+    buffer = io.BytesIO()
+    torch.save(graph.to_arrays(), buffer)
+    buffer.seek(0)
+    loaded = geodesics.AtlasGraph.from_arrays(model, torch.load(buffer, weights_only=True))
+    assert loaded.model is model and loaded.n_exact == graph.n_exact > 0
+    for name in ("edges", "edge_weights", "edge_bounds", "edge_exact", "edge_cross",
+                 "node_index", "node_chart", "chart_offsets"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(graph, name))
+    np.testing.assert_array_equal(loaded.edge_steps, graph.edge_steps)
+    assert (loaded.k, loaded.eps, loaded.n_steps, loaded.n_decoded, loaded.point_shape) == (
+        graph.k, graph.eps, graph.n_steps, graph.n_decoded, graph.point_shape)
+    assert shortest_path(loaded, 0, 300).n_evaluated == 0
+    with pytest.raises(ValueError, match="layout"):
+        geodesics.AtlasGraph.from_arrays(model, {"layout": 0})

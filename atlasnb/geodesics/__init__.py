@@ -6,18 +6,22 @@ through the AGM interface (:mod:`atlasnb.agm`): ``n_charts`` (m),
 
 - :func:`curve_length`: eq. (10), the length of a straight latent segment
   measured in data space.
-- :func:`build_atlas_graph`: Algorithm 1, part 1. With m = 1 it is the
-  single-chart graph of Chen et al. (2019), by the same code.
+- :func:`build_atlas_graph`: Algorithm 1, part 1: encode data points, decode
+  the node images and hand them to :meth:`AtlasGraph.from_nodes`, which joins
+  k nearest neighbours per chart and the given cross-chart edges. With m = 1 it
+  is the single-chart graph of Chen et al. (2019), by the same code.
 - :func:`shortest_path`: Algorithm 1, part 2, A* with the data-space
-  straight-line heuristic.
+  straight-line heuristic, exact on lazy weights.
 - :func:`interpolate`: points equally spaced in length along a path, decoded and
   labelled with their chart (Figure 3b).
 - :func:`graph_statistics`: the numbers of Table 1.
 
-Decoding is the cost of Algorithm 1, so every point is decoded once: each
-node's image G_y(F_y(x)) is decoded once and reused as the end point of its
-edges, and each undirected within-chart edge decodes only its ``n_steps - 1``
-interior points, in large per-chart batches.
+Decoding is the cost of Algorithm 1, so every point is decoded at most once
+and only when needed: each node's image G_y(F_y(x)) is decoded once and reused
+as the end point of its edges; a within-chart edge starts at the chord between
+its end images, a lower bound of its eq. (10) length, and decodes its
+``n_steps - 1`` interior points only when a search needs its exact weight
+(or all at once with :meth:`AtlasGraph.evaluate_all`).
 
 The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10)),
 :mod:`~atlasnb.geodesics.graph` (Algorithm 1's graph),
@@ -32,10 +36,11 @@ from atlasnb.geodesics.graph import (DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas
                                      default_eps)
 from atlasnb.geodesics.interpolate import Interpolation, interpolate
 from atlasnb.geodesics.refine import measure_path, refine
-from atlasnb.geodesics.search import DisconnectedGraphError, GeodesicPath, shortest_path
+from atlasnb.geodesics.search import (INSERT_MODES, DisconnectedGraphError, GeodesicPath,
+                                      shortest_path)
 from atlasnb.geodesics.statistics import graph_statistics, hop_diameter
 
 __all__ = ["DEFAULT_K", "DEFAULT_N_STEPS", "EPS_CAP", "AtlasGraph", "DisconnectedGraphError",
-           "GeodesicPath", "Interpolation", "build_atlas_graph", "curve_length",
+           "GeodesicPath", "INSERT_MODES", "Interpolation", "build_atlas_graph", "curve_length",
            "default_eps", "graph_statistics", "hop_diameter", "interpolate",
            "measure_path", "refine", "shortest_path"]

@@ -1,9 +1,13 @@
 """Algorithm 1, part 1: the latent graph over the charts of an AGM.
 
 Derived in {ref}`sec-graph-geodesics`. With m = 1 it is the single-chart graph of
-Chen et al. (2019), by the same code. Each node's image is decoded once and
-reused as the end point of its edges; each undirected within-chart edge decodes
-only its ``n_steps - 1`` interior points, in large per-chart batches.
+Chen et al. (2019), by the same code. Two steps: :func:`build_atlas_graph`
+encodes data points into nodes and decodes their images;
+:meth:`AtlasGraph.from_nodes` joins given nodes (k nearest neighbours per chart
+and given cross-chart pairs) and weighs the edges, lazily by default. Each
+node's image is decoded once and reused as the end point of its edges; a
+within-chart edge decodes its ``n_steps - 1`` interior points only when
+evaluated.
 """
 
 from __future__ import annotations
@@ -54,33 +58,44 @@ def default_eps(n_charts: int) -> float:
 class AtlasGraph:
     """The latent graph of Algorithm 1 over the charts of an AGM.
 
-    Nodes are pairs (x, y) of a data point and a chart with psi_y(x) > eps,
-    ordered by chart then data index; chart y's nodes are
-    ``range(chart_offsets[y], chart_offsets[y + 1])``. Integer bookkeeping is
-    numpy; latent codes and images are torch tensors (what the model takes and
-    returns). Charts are numbered from 0, as ``model.decode`` takes them.
+    Nodes are pairs (z, y) of a latent code and a chart, ordered by chart;
+    chart y's nodes are ``range(chart_offsets[y], chart_offsets[y + 1])``.
+    Integer bookkeeping is numpy; latent codes and images are torch tensors
+    (what the model takes and returns). Charts are numbered from 0, as
+    ``model.decode`` takes them.
+
+    Edge weights are *lazy* until evaluated: a within-chart edge starts at the
+    chord ||G(u) - G(v)|| between its two node images, a lower bound of its
+    eq. (10) length (derived in {ref}`sec-graph-geodesics`), and becomes exact
+    when :meth:`evaluate` decodes its interior. :func:`shortest_path` evaluates
+    only what a query needs; :meth:`evaluate_all` gives the eager graph.
 
     Attributes
     ----------
     model: the AGM the graph was built from (used to insert end points).
-    node_index: (n,) index of each node's data point in the ``x`` given.
+    node_index: (n,) index of each node's data point in the ``x`` given
+        (-1 for a node made from no data point).
     node_chart: (n,) chart y of each node.
-    node_latent: (n, d) F_y(x) of each node.
-    node_images: (n, ...) G_y(F_y(x)) of each node, decoded once.
+    node_latent: (n, d) latent code of each node (F_y(x) in Algorithm 1).
+    node_images: (n, ...) G_y(z) of each node, decoded once.
     chart_offsets: (m + 1,) first node of each chart.
     edges: (E, 2) node pairs u < v of the undirected edges; within-chart edges
         first, then cross-chart edges.
-    edge_weights: (E,) eq. (10) lengths (within a chart) or
-        ||G_i F_i(x) - G_j F_j(x)|| (across charts).
+    edge_weights: (E,) the best weights known: eq. (10) lengths where
+        ``edge_exact``, else the lower bounds ``edge_bounds``; cross-chart edges
+        weigh the jump ||G_i(z_u) - G_j(z_v)|| and are always exact.
+    edge_bounds: (E,) the chord ||G(u) - G(v)|| of each edge, a lower bound of
+        its weight (equal to it for cross-chart edges).
+    edge_exact: (E,) True where the weight is exact.
     edge_cross: (E,) True for cross-chart edges.
     edge_steps: (E, n_steps) the terms of eq. (10) from u to v (summing to the
-        weight); a cross-chart edge, one straight jump in data space, holds
-        weight / n_steps in every column.
-    adjacency: symmetric (n, n) ``scipy.sparse.csr_matrix`` of the weights
-        (explicit zeros are kept as edges).
+        weight), NaN until evaluated; a cross-chart edge, one straight jump in
+        data space, holds weight / n_steps in every column.
+    adjacency: symmetric (n, n) ``scipy.sparse.csr_matrix`` of the current
+        weights (explicit zeros are kept as edges).
     k, eps, n_steps: the parameters used.
-    n_decoded: the number of points decoded to build the graph
-        (nodes + within-chart edges * (n_steps - 1)).
+    n_decoded: the running total of points decoded for the graph: node images
+        plus every edge interior evaluated so far (n_steps - 1 points each).
     point_shape: the shape of one data point.
     """
 
@@ -92,6 +107,8 @@ class AtlasGraph:
     chart_offsets: np.ndarray
     edges: np.ndarray
     edge_weights: np.ndarray
+    edge_bounds: np.ndarray
+    edge_exact: np.ndarray
     edge_cross: np.ndarray
     edge_steps: np.ndarray
     k: int
@@ -103,8 +120,77 @@ class AtlasGraph:
 
     def __repr__(self) -> str:
         return (f"AtlasGraph({self.n_nodes} nodes in {self.n_charts} charts, "
-                f"{len(self.edges)} edges ({int(self.edge_cross.sum())} cross-chart), "
-                f"k={self.k}, eps={self.eps:g}, n_steps={self.n_steps})")
+                f"{len(self.edges)} edges ({int(self.edge_cross.sum())} cross-chart, "
+                f"{self.n_exact} exact), k={self.k}, eps={self.eps:g}, "
+                f"n_steps={self.n_steps})")
+
+    @classmethod
+    def from_nodes(cls, model, node_chart, node_latent, node_images=None, cross_edges=None,
+                   k: int = DEFAULT_K, eps: float | None = None,
+                   n_steps: int = DEFAULT_N_STEPS, node_index=None, lazy: bool = True,
+                   n_decoded: int = 0, batch_size: int = 4096,
+                   progress: bool = False) -> "AtlasGraph":
+        """The graph of Algorithm 1 over given nodes (z, y).
+
+        ``node_chart`` (n,) gives each node's chart, in non-decreasing order
+        (sort nodes by chart first); ``node_latent`` (n, d) its code;
+        ``node_images`` (n, ...) its decoding G_y(z), or None to decode them here.
+        Within each chart, every node is joined to its ``k`` nearest nodes
+        (Euclidean in the chart's latent space, undirected); ``cross_edges``
+        (E, 2) are node pairs in different charts, each weighing the jump
+        ||G_i(z_u) - G_j(z_v)|| between the two node images. ``eps`` (None:
+        :func:`default_eps`) is the membership cut-off used when end points are
+        inserted; ``node_index`` (n,) names each node's data point (None: -1,
+        none). ``n_decoded`` counts points the caller decoded to make the nodes.
+
+        ``lazy=True`` starts each within-chart edge at its chord lower bound and
+        decodes nothing more; ``lazy=False`` evaluates every eq. (10) weight now
+        (:meth:`evaluate_all`). :func:`build_atlas_graph` is this after encoding
+        data points. Derived in {ref}`sec-graph-geodesics`.
+        """
+        check_agm(model)
+        _check_int("k", k, minimum=1)
+        _check_int("n_steps", n_steps, minimum=1)
+        _check_int("batch_size", batch_size, minimum=1)
+        _check_int("n_decoded", n_decoded, minimum=0)
+        if not isinstance(lazy, bool):
+            raise ValueError(f"lazy must be True or False, got {lazy!r}")
+        m = model.n_charts
+        eps = default_eps(m) if eps is None else _check_eps(eps)
+        node_chart, node_latent = _check_nodes(model, node_chart, node_latent)
+        n = len(node_chart)
+        counts = np.bincount(node_chart, minlength=m)
+        chart_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        node_index = (np.full(n, -1, dtype=np.int64) if node_index is None
+                      else _check_index_array("node_index", node_index, (n,)))
+        cross = _check_cross_edges(cross_edges, node_chart)
+        within = [_knn_edges(node_latent[chart_offsets[y]:chart_offsets[y + 1]]
+                             .double().numpy(), k) + chart_offsets[y] for y in range(m)]
+        if node_images is None:
+            with _evaluating(model):
+                decoder = _Decoder(model, batch_size)
+                node_images = torch.cat([
+                    decoder(node_latent[chart_offsets[y]:chart_offsets[y + 1]], y)
+                    for y in range(m) if counts[y]])
+            n_decoded += decoder.n_decoded
+        elif not isinstance(node_images, torch.Tensor) or len(node_images) != n:
+            raise ValueError(f"node_images must be a tensor with one image per node ({n}), "
+                             f"got {type(node_images).__name__} of length "
+                             f"{len(node_images) if hasattr(node_images, '__len__') else '?'}")
+        edges = np.concatenate(within + [cross]).astype(np.int64)
+        bounds = _chords(node_images, edges)
+        is_cross = np.arange(len(edges)) >= len(edges) - len(cross)
+        steps = np.full((len(edges), n_steps), np.nan)
+        steps[is_cross] = bounds[is_cross, None] / n_steps
+        graph = cls(model=model, node_index=node_index, node_chart=node_chart,
+                    node_latent=node_latent.clone(), node_images=node_images.clone(),
+                    chart_offsets=chart_offsets, edges=edges, edge_weights=bounds.copy(),
+                    edge_bounds=bounds, edge_exact=is_cross.copy(), edge_cross=is_cross,
+                    edge_steps=steps, k=int(k), eps=eps, n_steps=int(n_steps),
+                    n_decoded=int(n_decoded), point_shape=tuple(node_images.shape[1:]))
+        if not lazy:
+            graph.evaluate_all(batch_size=batch_size, progress=progress)
+        return graph
 
     @property
     def n_nodes(self) -> int:
@@ -113,6 +199,46 @@ class AtlasGraph:
     @property
     def n_charts(self) -> int:
         return len(self.chart_offsets) - 1
+
+    @property
+    def n_exact(self) -> int:
+        """The number of edges whose eq. (10) weight is known exactly."""
+        return int(self.edge_exact.sum())
+
+    def evaluate(self, edge_ids, batch_size: int = 4096, progress: bool = False) -> int:
+        """Decode the interiors of the not-yet-exact edges among ``edge_ids`` (one
+        batch per chart) and store their eq. (10) weights and terms. Returns the
+        number of points decoded (also added to :attr:`n_decoded`)."""
+        _check_int("batch_size", batch_size, minimum=1)
+        ids = np.unique(np.asarray(edge_ids, dtype=np.int64).ravel())
+        if len(ids) and (ids[0] < 0 or ids[-1] >= len(self.edges)):
+            raise ValueError(f"edge_ids must lie in [0, {len(self.edges)}), got "
+                             f"{ids[0] if ids[0] < 0 else ids[-1]}")
+        ids = ids[~self.edge_exact[ids]]
+        if len(ids) == 0:
+            return 0
+        charts = self.node_chart[self.edges[ids, 0]]
+        with tqdm(total=len(ids) * (self.n_steps - 1), desc="Algorithm 1: decoding edges",
+                  unit="pt", disable=not progress) as bar, _evaluating(self.model):
+            decoder = _Decoder(self.model, batch_size, bar)
+            for y in np.unique(charts):
+                chosen = ids[charts == y]
+                steps = _chart_edge_steps(decoder, int(y), self.edges[chosen],
+                                          self.node_latent, self.node_images,
+                                          self.n_steps, batch_size)
+                self.edge_steps[chosen] = steps
+                self.edge_weights[chosen] = steps.sum(axis=1)
+                self.edge_exact[chosen] = True
+        self.n_decoded += decoder.n_decoded
+        for key in ("adjacency", "networkx"):
+            self._cache.pop(key, None)
+        return decoder.n_decoded
+
+    def evaluate_all(self, batch_size: int = 4096, progress: bool = False) -> "AtlasGraph":
+        """Evaluate every remaining edge: the eager graph of Algorithm 1 (e.g. for
+        all-pairs distances). Returns the graph itself."""
+        self.evaluate(np.flatnonzero(~self.edge_exact), batch_size, progress)
+        return self
 
     @property
     def adjacency(self) -> sparse.csr_matrix:
@@ -124,28 +250,46 @@ class AtlasGraph:
                 shape=(self.n_nodes, self.n_nodes))
         return self._cache["adjacency"]
 
+    def neighbours(self) -> tuple[list, list]:
+        """Per node, the list of its neighbours and the list of the joining edge ids
+        (cached), for the path search."""
+        if "neighbours" not in self._cache:
+            u, v = self.edges[:, 0], self.edges[:, 1]
+            ids = np.arange(len(self.edges))
+            ends, others = np.concatenate([u, v]), np.concatenate([v, u])
+            order = np.argsort(ends, kind="stable")
+            starts = np.searchsorted(ends[order], np.arange(self.n_nodes + 1))
+            others, ids = others[order].tolist(), np.concatenate([ids, ids])[order].tolist()
+            self._cache["neighbours"] = (
+                [others[a:b] for a, b in zip(starts[:-1], starts[1:])],
+                [ids[a:b] for a, b in zip(starts[:-1], starts[1:])])
+        return self._cache["neighbours"]
+
     def chart_nodes(self, chart: int) -> np.ndarray:
         """The node ids of ``chart``."""
         return np.arange(self.chart_offsets[chart], self.chart_offsets[chart + 1])
 
     def component_labels(self) -> np.ndarray:
-        """(n,) the connected component of each node (scipy.sparse.csgraph)."""
+        """(n,) the connected component of each node (scipy.sparse.csgraph); it
+        depends on the edges only, not on their weights."""
         if "components" not in self._cache:
-            _, labels = csgraph.connected_components(self.adjacency, directed=False)
+            ones = sparse.csr_matrix((np.ones(len(self.edges)),
+                                      (self.edges[:, 0], self.edges[:, 1])),
+                                     shape=(self.n_nodes, self.n_nodes))
+            _, labels = csgraph.connected_components(ones, directed=False)
             self._cache["components"] = labels
         return self._cache["components"]
 
     def to_networkx(self) -> nx.Graph:
-        """The graph as a networkx ``Graph`` (built once, cached), for A*.
-
-        Nodes are the integer node ids; edges carry ``weight`` and ``edge_id``.
-        """
+        """The graph as a networkx ``Graph`` with the current weights (cached until
+        more edges are evaluated). Edges carry ``weight``, ``exact`` and ``edge_id``."""
         if "networkx" not in self._cache:
             graph = nx.Graph()
             graph.add_nodes_from(range(self.n_nodes))
             graph.add_edges_from(
-                (int(u), int(v), {"weight": float(w), "edge_id": e})
-                for e, ((u, v), w) in enumerate(zip(self.edges, self.edge_weights)))
+                (int(u), int(v), {"weight": float(w), "exact": bool(x), "edge_id": e})
+                for e, ((u, v), w, x) in enumerate(zip(self.edges, self.edge_weights,
+                                                       self.edge_exact)))
             self._cache["networkx"] = graph
         return self._cache["networkx"]
 
@@ -157,12 +301,10 @@ class AtlasGraph:
             self._cache[key] = cKDTree(codes.double().numpy()) if len(codes) else None
         return self._cache[key]
 
-    def flat_images(self) -> tuple[torch.Tensor, np.ndarray]:
-        """(n, D) node images flattened to float64 and their (n,) squared norms,
-        for the A* heuristic (cached)."""
+    def flat_images(self) -> torch.Tensor:
+        """(n, D) node images flattened to float64, for the A* heuristic (cached)."""
         if "flat" not in self._cache:
-            flat = self.node_images.reshape(self.n_nodes, -1).double()
-            self._cache["flat"] = flat, (flat ** 2).sum(dim=1).numpy()
+            self._cache["flat"] = self.node_images.reshape(self.n_nodes, -1).double()
         return self._cache["flat"]
 
     def statistics(self) -> dict:
@@ -170,6 +312,37 @@ class AtlasGraph:
         from atlasnb.geodesics.statistics import graph_statistics
 
         return graph_statistics(self)
+
+    def to_arrays(self) -> dict:
+        """The graph as a dict of tensors and numbers (no model), loadable with
+        ``torch.load(weights_only=True)``; the evaluated weights are kept."""
+        arrays = {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
+                  for name in _ARRAY_FIELDS}
+        arrays.update(node_latent=self.node_latent, node_images=self.node_images,
+                      k=self.k, eps=self.eps, n_steps=self.n_steps, n_decoded=self.n_decoded,
+                      point_shape=list(self.point_shape), layout=GRAPH_LAYOUT)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, model, arrays: dict) -> "AtlasGraph":
+        """The graph saved by :meth:`to_arrays`, attached to ``model``."""
+        check_agm(model)
+        if not isinstance(arrays, dict) or arrays.get("layout") != GRAPH_LAYOUT:
+            raise ValueError(f"arrays must be a dict from AtlasGraph.to_arrays with layout "
+                             f"{GRAPH_LAYOUT}, got "
+                             f"{arrays.get('layout') if isinstance(arrays, dict) else arrays!r}")
+        return cls(model=model, **{name: arrays[name].numpy() for name in _ARRAY_FIELDS},
+                   node_latent=arrays["node_latent"], node_images=arrays["node_images"],
+                   k=int(arrays["k"]), eps=float(arrays["eps"]),
+                   n_steps=int(arrays["n_steps"]), n_decoded=int(arrays["n_decoded"]),
+                   point_shape=tuple(arrays["point_shape"]))
+
+
+#: The numpy fields of an :class:`AtlasGraph` saved by :meth:`AtlasGraph.to_arrays`.
+_ARRAY_FIELDS = ("node_index", "node_chart", "chart_offsets", "edges", "edge_weights",
+                 "edge_bounds", "edge_exact", "edge_cross", "edge_steps")
+#: The version of :meth:`AtlasGraph.to_arrays`'s layout.
+GRAPH_LAYOUT = 1
 
 
 def _knn_edges(codes: np.ndarray, k: int) -> np.ndarray:
@@ -197,7 +370,7 @@ def _knn_edges(codes: np.ndarray, k: int) -> np.ndarray:
 
 def build_atlas_graph(model, x, k: int = DEFAULT_K, eps: float | None = None,
                       n_steps: int = DEFAULT_N_STEPS, batch_size: int = 4096,
-                      progress: bool = True) -> AtlasGraph:
+                      progress: bool = True, lazy: bool = True) -> AtlasGraph:
     """Algorithm 1, part 1: the latent graph of an AGM over the data points ``x``.
 
     For each chart i the points with psi_i(x) > ``eps`` are encoded by F_i and
@@ -208,15 +381,21 @@ def build_atlas_graph(model, x, k: int = DEFAULT_K, eps: float | None = None,
 
     ``eps=None`` takes :func:`default_eps` (min(0.1, 0.5 / m)). The model is put in
     eval mode (and back in train mode afterwards if it was training), and all
-    work runs under ``torch.inference_mode()``. Each node image is decoded once
-    and each within-chart edge decodes its ``n_steps - 1`` interior points once,
-    in per-chart batches of ``batch_size``; ``progress`` shows a tqdm bar.
-    Returns an :class:`AtlasGraph`. Derived in {ref}`sec-graph-geodesics`.
+    work runs under ``torch.inference_mode()``. Each node image is decoded once,
+    in per-chart batches of ``batch_size``. With ``lazy=True`` (the default) no
+    edge interior is decoded: within-chart edges start at their chord lower
+    bound and :func:`shortest_path` evaluates what a query needs, with the same
+    results as the eager graph; ``lazy=False`` decodes every edge's
+    ``n_steps - 1`` interior points now (``progress`` shows a tqdm bar). This is
+    the nodes of ``x`` handed to :meth:`AtlasGraph.from_nodes`. Returns an
+    :class:`AtlasGraph`. Derived in {ref}`sec-graph-geodesics`.
     """
     check_agm(model)
     _check_int("k", k, minimum=1)
     _check_int("n_steps", n_steps, minimum=1)
     _check_int("batch_size", batch_size, minimum=1)
+    if not isinstance(lazy, bool):
+        raise ValueError(f"lazy must be True or False, got {lazy!r}")
     m = model.n_charts
     eps = default_eps(m) if eps is None else _check_eps(eps)
     x = _as_points(x)
@@ -227,29 +406,16 @@ def build_atlas_graph(model, x, k: int = DEFAULT_K, eps: float | None = None,
         _check_membership(member, eps, m)
         node_index, node_chart, chart_offsets = _select_nodes(member)
         node_latent = codes[torch.from_numpy(node_index), torch.from_numpy(node_chart)]
-        within = [_knn_edges(node_latent[chart_offsets[y]:chart_offsets[y + 1]]
-                             .double().numpy(), k) + chart_offsets[y] for y in range(m)]
-        n_interior = sum(len(e) for e in within) * (n_steps - 1)
-        with tqdm(total=len(node_index) + n_interior, desc="Algorithm 1: decoding",
-                  unit="pt", disable=not progress) as bar:
+        with tqdm(total=len(node_index), desc="Algorithm 1: decoding nodes", unit="pt",
+                  disable=not progress) as bar:
             decoder = _Decoder(model, batch_size, bar)
             node_images = torch.cat([
                 decoder(node_latent[chart_offsets[y]:chart_offsets[y + 1]], y)
                 for y in range(m) if chart_offsets[y + 1] > chart_offsets[y]])
-            within_steps = [_chart_edge_steps(decoder, y, e, node_latent, node_images,
-                                              n_steps, batch_size)
-                            for y, e in enumerate(within)]
-
-    cross = _cross_chart_edges(member, chart_offsets)
-    edges = np.concatenate(within + [cross])
-    steps = np.concatenate(within_steps + [_jump_steps(cross, node_images, n_steps)])
-    return AtlasGraph(
-        model=model, node_index=node_index, node_chart=node_chart,
-        node_latent=node_latent.clone(), node_images=node_images.clone(),
-        chart_offsets=chart_offsets, edges=edges, edge_weights=steps.sum(axis=1),
-        edge_cross=np.arange(len(edges)) >= len(edges) - len(cross), edge_steps=steps,
-        k=int(k), eps=eps, n_steps=int(n_steps), n_decoded=decoder.n_decoded,
-        point_shape=tuple(x.shape[1:]))
+    return AtlasGraph.from_nodes(
+        model, node_chart, node_latent, node_images, _cross_chart_edges(member, chart_offsets),
+        k=k, eps=eps, n_steps=n_steps, node_index=node_index, lazy=lazy,
+        n_decoded=decoder.n_decoded, batch_size=batch_size, progress=progress)
 
 
 def _select_nodes(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -261,13 +427,60 @@ def _select_nodes(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return node_index, node_chart, np.concatenate([[0], np.cumsum(counts)])
 
 
-def _jump_steps(cross: np.ndarray, node_images: torch.Tensor, n_steps: int) -> np.ndarray:
-    """(E, n_steps) rows for cross-chart edges: the jump ||G_i F_i(x) - G_j F_j(x)||
-    spread evenly over the n_steps columns."""
-    u, v = torch.from_numpy(cross[:, 0]), torch.from_numpy(cross[:, 1])
-    jumps = (node_images[u].flatten(1).double()
-             - node_images[v].flatten(1).double()).norm(dim=1).numpy()
-    return np.repeat(jumps[:, None] / n_steps, n_steps, axis=1)
+def _chords(node_images: torch.Tensor, edges: np.ndarray) -> np.ndarray:
+    """(E,) the data-space chords ||G(u) - G(v)|| of the edges, in float64."""
+    u, v = torch.from_numpy(edges[:, 0]), torch.from_numpy(edges[:, 1])
+    return (node_images[u].flatten(1).double()
+            - node_images[v].flatten(1).double()).norm(dim=1).numpy()
+
+
+def _check_index_array(name: str, values, shape: tuple) -> np.ndarray:
+    array = np.asarray(values.numpy() if isinstance(values, torch.Tensor) else values)
+    if array.shape != shape or (array.size and not np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"{name} must be an integer array shaped {shape}, got "
+                         f"{array.dtype} shaped {array.shape}")
+    return array.astype(np.int64)
+
+
+def _check_nodes(model, node_chart, node_latent) -> tuple[np.ndarray, torch.Tensor]:
+    """The node charts as int64 (non-decreasing, in [0, m)) and the codes as (n, d)."""
+    if isinstance(node_latent, np.ndarray):
+        node_latent = torch.from_numpy(node_latent)
+    d = model.latent_dim
+    if not isinstance(node_latent, torch.Tensor) or node_latent.ndim != 2 \
+            or node_latent.shape[1] != d or len(node_latent) < 1:
+        raise ValueError(f"node_latent must be a tensor shaped (n, latent_dim) = (n, {d}) "
+                         f"with n >= 1, got {getattr(node_latent, 'shape', type(node_latent))}")
+    n, m = len(node_latent), model.n_charts
+    node_chart = _check_index_array("node_chart", node_chart, (n,))
+    if node_chart.min() < 0 or node_chart.max() >= m:
+        raise ValueError(f"node_chart must lie in [0, {m}), got values from "
+                         f"{node_chart.min()} to {node_chart.max()}")
+    if np.any(np.diff(node_chart) < 0):
+        raise ValueError("node_chart must be non-decreasing (nodes ordered by chart); order "
+                         "them with np.argsort(node_chart, kind='stable')")
+    return node_chart, node_latent
+
+
+def _check_cross_edges(cross_edges, node_chart: np.ndarray) -> np.ndarray:
+    """(E, 2) cross-chart node pairs as int64 with u < v, unique; checked."""
+    if cross_edges is None:
+        return np.zeros((0, 2), dtype=np.int64)
+    array = np.asarray(cross_edges.numpy() if isinstance(cross_edges, torch.Tensor)
+                       else cross_edges)
+    if array.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = _check_index_array("cross_edges", array, (len(array), 2))
+    n = len(node_chart)
+    if pairs.min() < 0 or pairs.max() >= n:
+        raise ValueError(f"cross_edges must hold node ids in [0, {n}), got values from "
+                         f"{pairs.min()} to {pairs.max()}")
+    same = node_chart[pairs[:, 0]] == node_chart[pairs[:, 1]]
+    if same.any():
+        raise ValueError(f"cross_edges must join nodes of different charts; "
+                         f"{int(same.sum())} pairs join nodes of one chart, e.g. "
+                         f"{pairs[same][0].tolist()}")
+    return np.unique(np.sort(pairs, axis=1), axis=0)
 
 
 def _check_membership(member: np.ndarray, eps: float, m: int) -> None:

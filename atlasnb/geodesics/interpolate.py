@@ -43,24 +43,20 @@ class Interpolation:
 def _locate(path: GeodesicPath, position: float) -> tuple[int, float]:
     """The segment holding ``position`` and the parameter t in [0, 1] along it.
 
-    Within a segment, t is placed by the cumulative eq. (10) terms: it moves
-    linearly inside the step that holds the position.
+    Arc length is interpolated (``np.interp``) between the path's step knots:
+    the cumulative eq. (10) terms against the latent parameter, segment j's
+    step i ending at j + (i + 1) / n_steps, so t moves linearly inside a step.
     """
-    if len(path.steps) == 0 or position <= 0:
-        return (0 if path.steps else -1), 0.0
-    if position >= path.length:
-        return len(path.steps) - 1, 1.0
-    ends = np.cumsum(path.segment_lengths)
-    segment = min(int(np.searchsorted(ends, position, side="left")), len(ends) - 1)
-    local = position - (ends[segment - 1] if segment > 0 else 0.0)
-    steps = path.steps[segment]
-    cumulative = np.concatenate([[0.0], np.cumsum(steps)])
-    if cumulative[-1] <= 0:
-        return segment, 0.0
-    local = min(max(local, 0.0), cumulative[-1])
-    i = min(int(np.searchsorted(cumulative, local, side="right")) - 1, len(steps) - 1)
-    fraction = (local - cumulative[i]) / steps[i] if steps[i] > 0 else 0.0
-    return segment, (i + fraction) / len(steps)
+    if len(path.steps) == 0:
+        return -1, 0.0
+    if position <= 0:
+        return 0, 0.0
+    knots = np.concatenate([[0.0]] + [j + np.arange(1, len(s) + 1) / len(s)
+                                      for j, s in enumerate(path.steps)])
+    cumulative = np.concatenate([[0.0], np.cumsum(np.concatenate(path.steps))])
+    parameter = float(np.interp(position, cumulative, knots))
+    segment = min(int(parameter), len(path.steps) - 1)
+    return segment, parameter - segment
 
 
 def _place(path: GeodesicPath, position: float) -> tuple:
