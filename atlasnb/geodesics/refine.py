@@ -21,14 +21,15 @@ import torch
 
 from atlasnb.agm import check_agm
 from atlasnb.geodesics._common import _check_eps, _check_int, _Decoder, _evaluating
-from atlasnb.geodesics.curve import _step_lengths
+from atlasnb.geodesics.curve import DEFAULT_N_STEPS, _step_lengths
 from atlasnb.geodesics.graph import AtlasGraph, default_eps
 from atlasnb.geodesics.search import GeodesicPath
 
-#: Steps of eq. (10) on every straight latent segment when a path is measured.
-MEASURE_STEPS = 16
+#: Steps of eq. (10) on every straight latent segment when a path is measured:
+#: the paper's n, so a graph path's own edge weights are already measured so.
+MEASURE_STEPS = DEFAULT_N_STEPS
 #: Points of the discretised curve of each run of a path inside one chart.
-POINTS_PER_RUN = 16
+POINTS_PER_RUN = 8
 OBJECTIVES = ("energy", "length")
 
 
@@ -194,8 +195,8 @@ class _Curves:
 
 
 def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_RUN,
-           n_iterations: int = 150, objective: str = "energy", lr: float = 0.02,
-           tolerance: float = 1e-4, eps: float | None = None,
+           n_iterations: int = 40, objective: str = "energy", lr: float = 0.05,
+           tolerance: float = 1e-3, eps: float | None = None,
            measure_steps: int = MEASURE_STEPS, batch_size: int = 4096) -> GeodesicPath:
     """``path`` shortened by gradient descent through the decoders, its charts kept.
 
@@ -219,7 +220,10 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
     point itself) may not fall further.
 
     Both the result and ``path`` are measured as :func:`measure_path` does
-    (eq. (10) with ``measure_steps`` steps on every straight latent segment); if
+    (eq. (10) with ``measure_steps`` steps on every straight latent segment; a
+    graph path whose segments already hold that many terms, as those of
+    :func:`~atlasnb.geodesics.shortest_path` do with the graph's n, is taken as
+    measured); if
     the optimisation did not shorten the path, ``path`` itself comes back,
     re-measured. So the result is never longer than ``path`` measured the same
     way. The result is a :class:`GeodesicPath` with a chart per point (nodes -1
@@ -236,7 +240,8 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if not lr > 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    original = measure_path(model, path, measure_steps, batch_size)
+    measured = all(len(s) == measure_steps for s in path.steps)
+    original = path if measured else measure_path(model, path, measure_steps, batch_size)
     if len(path.charts) < 2:
         return original
     decoder = _Decoder(model, batch_size)
