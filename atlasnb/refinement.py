@@ -36,7 +36,7 @@ from atlasnb import geodesics
 from atlasnb.experiments import (GraphSettings, graph_points, load_or_build_graph,
                                  test_pairs)
 from atlasnb.geodesics._common import _evaluating, _model_device, _psi_and_codes
-from atlasnb.geodesics.refine import POINTS_PER_RUN
+from atlasnb.geodesics.refine import OPTIMISERS, POINTS_PER_RUN
 from atlasnb.runs import Run, atomic_torch_save, atomic_write_json
 
 #: Bumped whenever the layout of the cached ``refinement-<key>`` files changes.
@@ -52,8 +52,8 @@ class RefineSettings:
     ``scan_points`` of :func:`length_scan` on its first ``scan_pairs`` pairs."""
 
     points_per_run: int = POINTS_PER_RUN
-    n_iterations: int = 40
-    lr: float = 0.05
+    optimiser: str = "lbfgs"
+    n_iterations: int | None = None
     n_frames: int = 10
     n_shown: int = 3
     scan_points: tuple = (1000, 2000, 8000, 30000)
@@ -62,10 +62,13 @@ class RefineSettings:
     def __post_init__(self):
         for name in ("points_per_run", "n_iterations", "n_frames", "n_shown", "scan_pairs"):
             value = getattr(self, name)
+            if name == "n_iterations" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.optimiser not in OPTIMISERS:
+            raise ValueError(f"optimiser must be one of {tuple(OPTIMISERS)}, "
+                             f"got {self.optimiser!r}")
         if not self.scan_points or any(not isinstance(n, int) or n < 2
                                        for n in self.scan_points):
             raise ValueError(f"scan_points must be graph sizes >= 2, got {self.scan_points!r}")
@@ -82,7 +85,7 @@ class RefineSettings:
 REFINE_SCALES = {
     "paper": RefineSettings(),
     "quick": RefineSettings(),
-    "smoke": RefineSettings(n_iterations=10, n_frames=6, n_shown=2, scan_points=(60, 120),
+    "smoke": RefineSettings(n_iterations=5, n_frames=6, n_shown=2, scan_points=(60, 120),
                             scan_pairs=3),
 }
 
@@ -166,7 +169,7 @@ def refinement_experiment(run: Run, graph_settings: GraphSettings,
             started = time.perf_counter()
             paths["refined"] = geodesics.refine(
                 graph, paths["graph"], points_per_run=settings.points_per_run,
-                n_iterations=settings.n_iterations, lr=settings.lr)
+                optimiser=settings.optimiser, n_iterations=settings.n_iterations)
             seconds = time.perf_counter() - started
         paths["straight"] = straight_path(run.model, start, end, graph.eps, graph.n_steps)
         columns["refine_seconds"].append(seconds)
