@@ -215,8 +215,8 @@ def lengths_table(result: dict) -> pd.DataFrame:
 def length_scan(run: Run, graph_settings: GraphSettings, settings: RefineSettings,
                 reference: np.ndarray, progress: bool = False) -> pd.DataFrame:
     """The graph geodesic's length for the first ``scan_pairs`` test pairs on graphs
-    of each size in ``scan_points`` (lazy graphs, cached in the run folder like the
-    chapter's), divided by ``reference`` (one length per pair, e.g. the shorter of
+    of each size in ``scan_points`` (lazy graphs built in memory, the chapter's own
+    size read from its cache), divided by ``reference`` (one length per pair, e.g. the shorter of
     the refined and straight lengths). Cached in ``refinement-scan-<key>.json``.
     Returns one row per (n_points, pair): ``graph``, ``reference``, ``excess``
     (graph / reference - 1)."""
@@ -228,7 +228,13 @@ def length_scan(run: Run, graph_settings: GraphSettings, settings: RefineSetting
     rows = []
     for n_points in settings.scan_points:
         sized = dataclasses.replace(graph_settings, n_points=n_points)
-        graph, _ = load_or_build_graph(run, sized, progress)
+        if n_points == graph_settings.n_points:  # the chapter's graph, cached already
+            graph, _ = load_or_build_graph(run, sized, progress)
+        else:  # built in memory: only the lengths are kept
+            graph = geodesics.build_atlas_graph(run.model, graph_points(run.config.dataset,
+                                                                        sized),
+                                                k=sized.k, eps=sized.eps,
+                                                n_steps=sized.n_steps, progress=progress)
         for i in range(n_pairs):
             try:
                 length = geodesics.shortest_path(graph, starts[i], ends[i],

@@ -203,3 +203,40 @@ def test_other_objective_and_optimiser_also_reach_the_great_circle(sphere_case, 
         refined = refine(graph, path, **kwargs)
         exact = float(model.arc_distance(a[None], b[None])[0])
         assert refined.length == pytest.approx(exact, rel=0.01)
+
+
+# ----------------------------------------------------------------------------- measurements
+def test_straight_path_uses_the_chart_holding_both_ends_most_confidently():
+    from atlasnb.refinement import straight_path
+
+    model = toy.SphereAtlas(ambient_dim=3, overlap=0.4)
+    north = model.embed(torch.tensor([[0.6, 0.0, 0.8], [0.0, 0.6, 0.8]], dtype=torch.float64))
+    path = straight_path(model, north[0], north[1], eps=0.1, n_steps=30)
+    assert list(path.charts) == [1, 1]  # both ends lie in the northern cap, chart 1 only
+    chord = float((north[0] - north[1]).norm())
+    exact = float(model.arc_distance(north[:1], north[1:])[0])
+    assert chord <= path.length <= exact * 1.05
+    south_pole = model.embed(torch.tensor([[0.0, 0.0, -1.0]], dtype=torch.float64))[0]
+    assert straight_path(model, north[0], south_pole, eps=0.1, n_steps=5) is None
+
+
+def test_data_likeness_is_zero_on_the_reference_and_manifold():
+    from atlasnb.refinement import data_likeness
+
+    model = toy.SphereAtlas(ambient_dim=3, overlap=0.4)
+    reference = model.sample(50, seed=0)
+    nearest, error = data_likeness(model, reference[:5], reference)
+    assert np.allclose(nearest, 0, atol=1e-6) and np.allclose(error, 0, atol=1e-9)
+    off = reference[:5] * 1.5  # off the sphere: reconstruction projects back onto it
+    _, error = data_likeness(model, off, reference)
+    assert np.allclose(error, 0.5 * model.radius, atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"optimiser": "sgd"}, "optimiser"),
+                                            ({"n_frames": -1}, "n_frames"),
+                                            ({"scan_points": ()}, "scan_points")])
+def test_refine_settings_reject_bad_values(kwargs, match):
+    from atlasnb.refinement import refine_settings
+
+    with pytest.raises(ValueError, match=match):
+        refine_settings("smoke", **kwargs)
