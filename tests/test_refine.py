@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from atlasnb import geodesics, toy
+from atlasnb import toy
 from atlasnb.geodesics import (build_atlas_graph, interpolate, measure_path, refine,
                                shortest_path)
 from atlasnb.models import AtlasWAEGAN

@@ -128,7 +128,8 @@ def bench_model(m: int, n_pairs: int, stochman_pairs: int, args) -> None:
     below = float(np.mean(refined_l[both] <= straight_l[both])) if both.any() else np.nan
     print(f"  refined <= straight on {100 * below:.1f}% of {int(both.sum())} pairs"
           + ("   (goal >= 95%: " + ("met" if below >= 0.95 else "MISSED") + ")" if m == 1 else ""))
-    print(f"  never longer than the graph path: {bool(np.all(refined_l[solved] <= graph_l[solved] + 1e-9))}")
+    never_longer = bool(np.all(refined_l[solved] <= graph_l[solved] + 1e-9))
+    print(f"  never longer than the graph path: {never_longer}")
     print(f"  time per query (2 threads: {torch.get_num_threads() == 2}): search median "
           f"{np.nanmedian(search_s):.3f} s, refine median {np.nanmedian(refine_s):.3f} s, "
           f"total median {np.nanmedian(query):.3f} s, mean {np.nanmean(query):.3f} s, max "
