@@ -111,6 +111,11 @@ def bench_model(m: int, n_pairs: int, stochman_pairs: int, args) -> None:
                                                      args.spline_grid, graph.n_steps)
         rows.append((path.length, straight.length if straight is not None else np.nan,
                      refined.length, t1 - t0, t2 - t1, spline, spline_seconds))
+        if args.verbose:
+            print(f"  pair {i}: graph {path.length:.3f} refined {refined.length:.3f} "
+                  f"straight {rows[-1][1]:.3f} search {t1 - t0:.2f} s refine {t2 - t1:.2f} s"
+                  f" stochman {spline:.3f} ({spline_seconds:.1f} s)", file=sys.stderr,
+                  flush=True)
     graph_l, straight_l, refined_l, search_s, refine_s, spline_l, spline_s = \
         np.array(rows, dtype=float).T
     solved = np.isfinite(graph_l)
@@ -156,6 +161,7 @@ def main(argv=None) -> int:
     parser.add_argument("--spline-nodes", type=int, default=8)
     parser.add_argument("--spline-iterations", type=int, default=150)
     parser.add_argument("--spline-grid", type=int, default=20)
+    parser.add_argument("--verbose", action="store_true", help="one line per pair on stderr")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"refinement benchmark: torch {torch.__version__}, {args.threads} threads, "
