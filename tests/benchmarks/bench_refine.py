@@ -121,7 +121,7 @@ def bench_model(m: int, n_pairs: int, stochman_pairs: int, args) -> None:
     solved = np.isfinite(graph_l)
     both = solved & np.isfinite(straight_l)
     query = search_s + refine_s
-    print(f"\n{config.model_name} (m = {m}): N = {len(x)}, k = {graph.k}, n = {graph.n_steps}, "
+    print(f"\n{config.model_name}: N = {len(x)}, k = {graph.k}, n = {graph.n_steps}, "
           f"eps = {graph.eps:g}; graph built in {build:.1f} s; {n_pairs} test pairs, "
           f"{int((~solved).sum())} without a graph path, "
           f"{int((solved & ~np.isfinite(straight_l)).sum())} without a chart holding both ends")
