@@ -209,3 +209,46 @@ def interpolation_panels_figure(panels: dict[str, Sequence[tuple[str, object,
     if title:
         figure.suptitle(title, y=1 - 0.05 / height, va="top")
     return figure
+
+
+#: One colour for each kind of path in the refinement figures.
+PATH_COLOURS = {"graph": "#4c72b0", "straight": "#7f7f7f", "refined": "#55a868"}
+
+
+def refinement_figure(ratios: dict[str, dict[str, Sequence[float]]],
+                      scan: dict[str, tuple[Sequence[float], Sequence[float]]],
+                      ratio_label: str = "length / straight segment",
+                      scan_label: str = "graph excess over reference") -> plt.Figure:
+    """Refined geodesics: left, one box per model and kind of path of its lengths
+    divided by the straight segment's (``ratios``: {model: {kind: values}}, NaN
+    left out); right, the median excess of the graph path over a reference length
+    against the number of graph points (``scan``: {model: (n_points, median)})."""
+    use_style()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.2),
+                                         gridspec_kw={"width_ratios": [1.4, 1]})
+    position, ticks, labels = 0, [], []
+    for model, kinds in ratios.items():
+        for kind, values in kinds.items():
+            values = np.asarray(values, dtype=float)
+            values = values[np.isfinite(values)]
+            position += 1
+            if len(values):
+                box = left.boxplot(values, positions=[position], widths=0.6,
+                                   showfliers=False, patch_artist=True,
+                                   medianprops={"color": "black"})
+                box["boxes"][0].set(facecolor=PATH_COLOURS.get(kind, "#cccccc"), alpha=0.6)
+            ticks.append(position)
+            labels.append(f"{kind}\n{model}")
+        position += 0.5
+    left.axhline(1, color="black", linewidth=0.8, linestyle=":")
+    left.set_xticks(ticks, labels, fontsize=7)
+    left.set_ylabel(ratio_label)
+    for model, (n_points, excess) in scan.items():
+        right.plot(n_points, 100 * np.asarray(excess, dtype=float), "o-",
+                   color=COLOURS[_family(model)], label=model)
+    right.set_xscale("log")
+    right.set_xlabel("graph points N")
+    right.set_ylabel(f"median {scan_label} (%)")
+    right.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from atlasnb import geodesics, toy
+from atlasnb import toy
 from atlasnb.geodesics import (build_atlas_graph, interpolate, measure_path, refine,
                                shortest_path)
 from atlasnb.models import AtlasWAEGAN
@@ -29,7 +29,8 @@ def sphere_case():
     graph = build_atlas_graph(model, model.sample(300, seed=1), k=8, progress=False)
     pairs = _pairs(model, 8, seed=2)
     paths = [shortest_path(graph, a, b) for a, b in pairs]
-    refined = [refine(graph, p) for p in paths]
+    # Sphere paths have many vertices per chart: more iterations than the default.
+    refined = [refine(graph, p, n_iterations=60) for p in paths]
     return model, graph, pairs, paths, refined
 
 
@@ -120,7 +121,7 @@ def test_failed_optimisation_returns_the_original_path(sphere_case):
     _, graph, _, paths, _ = sphere_case
     path = next(p for p in paths if len(p.charts) > 2)
     # A step so large that every update overshoots: the original must come back.
-    worse = refine(graph, path, lr=50.0, n_iterations=3, tolerance=0)
+    worse = refine(graph, path, optimiser="adam", lr=50.0, n_iterations=3, tolerance=0)
     assert worse.length == pytest.approx(measure_path(graph, path).length, rel=1e-12)
     assert worse.length <= measure_path(graph, path).length
     unchanged = refine(graph, path, n_iterations=0)
@@ -178,6 +179,7 @@ def test_refine_on_a_network_leaves_its_parameters_and_mode_alone():
 
 @pytest.mark.parametrize("kwargs, match", [({"points_per_run": 1}, "points_per_run"),
                                             ({"objective": "speed"}, "objective"),
+                                            ({"optimiser": "sgd"}, "optimiser"),
                                             ({"lr": 0}, "lr"),
                                             ({"eps": 1.5}, "eps"),
                                             ({"measure_steps": 0}, "measure_steps")])
@@ -193,9 +195,48 @@ def test_refine_needs_a_path(sphere_case):
         refine(graph, [0, 1])
 
 
-def test_length_objective_also_reaches_the_great_circle(sphere_case):
+@pytest.mark.parametrize("kwargs", [{"objective": "length", "n_iterations": 300},
+                                    {"optimiser": "adam", "n_iterations": 150, "lr": 0.02}])
+def test_other_objective_and_optimiser_also_reach_the_great_circle(sphere_case, kwargs):
     model, graph, pairs, paths, _ = sphere_case
-    (a, b), path = pairs[0], paths[0]
-    refined = refine(graph, path, objective="length", n_iterations=300)
-    exact = float(model.arc_distance(a[None], b[None])[0])
-    assert refined.length == pytest.approx(exact, rel=0.01)
+    for (a, b), path in list(zip(pairs, paths))[:3]:
+        refined = refine(graph, path, **kwargs)
+        exact = float(model.arc_distance(a[None], b[None])[0])
+        assert refined.length == pytest.approx(exact, rel=0.01)
+
+
+# ----------------------------------------------------------------------------- measurements
+def test_straight_path_uses_the_chart_holding_both_ends_most_confidently():
+    from atlasnb.refinement import straight_path
+
+    model = toy.SphereAtlas(ambient_dim=3, overlap=0.4)
+    north = model.embed(torch.tensor([[0.6, 0.0, 0.8], [0.0, 0.6, 0.8]], dtype=torch.float64))
+    path = straight_path(model, north[0], north[1], eps=0.1, n_steps=30)
+    assert list(path.charts) == [1, 1]  # both ends lie in the northern cap, chart 1 only
+    chord = float((north[0] - north[1]).norm())
+    exact = float(model.arc_distance(north[:1], north[1:])[0])
+    assert chord <= path.length <= exact * 1.05
+    south_pole = model.embed(torch.tensor([[0.0, 0.0, -1.0]], dtype=torch.float64))[0]
+    assert straight_path(model, north[0], south_pole, eps=0.1, n_steps=5) is None
+
+
+def test_data_likeness_is_zero_on_the_reference_and_manifold():
+    from atlasnb.refinement import data_likeness
+
+    model = toy.SphereAtlas(ambient_dim=3, overlap=0.4)
+    reference = model.sample(50, seed=0)
+    nearest, error = data_likeness(model, reference[:5], reference)
+    assert np.allclose(nearest, 0, atol=1e-6) and np.allclose(error, 0, atol=1e-9)
+    off = reference[:5] * 1.5  # off the sphere: reconstruction projects back onto it
+    _, error = data_likeness(model, off, reference)
+    assert np.allclose(error, 0.5 * model.radius, atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"optimiser": "sgd"}, "optimiser"),
+                                            ({"n_frames": -1}, "n_frames"),
+                                            ({"scan_points": ()}, "scan_points")])
+def test_refine_settings_reject_bad_values(kwargs, match):
+    from atlasnb.refinement import refine_settings
+
+    with pytest.raises(ValueError, match=match):
+        refine_settings("smoke", **kwargs)

@@ -21,15 +21,18 @@ import torch
 
 from atlasnb.agm import check_agm
 from atlasnb.geodesics._common import _check_eps, _check_int, _Decoder, _evaluating
-from atlasnb.geodesics.curve import _step_lengths
+from atlasnb.geodesics.curve import DEFAULT_N_STEPS, _step_lengths
 from atlasnb.geodesics.graph import AtlasGraph, default_eps
 from atlasnb.geodesics.search import GeodesicPath
 
-#: Steps of eq. (10) on every straight latent segment when a path is measured.
-MEASURE_STEPS = 16
+#: Steps of eq. (10) on every straight latent segment when a path is measured:
+#: the paper's n, so a graph path's own edge weights are already measured so.
+MEASURE_STEPS = DEFAULT_N_STEPS
 #: Points of the discretised curve of each run of a path inside one chart.
-POINTS_PER_RUN = 16
+POINTS_PER_RUN = 8
 OBJECTIVES = ("energy", "length")
+#: The optimisers of :func:`refine` and their default numbers of iterations.
+OPTIMISERS = {"lbfgs": 30, "adam": 40}
 
 
 def _model_and_eps(model_or_graph, eps):
@@ -152,20 +155,26 @@ class _Curves:
         self.model, self.runs, self.device = model, runs, device
         self.start = runs[0].curve[:1].to(device)
         self.end = runs[-1].curve[-1:].to(device)
-        # Run r's free points: its interior, and its last point unless it is the last run.
-        self.free = [(run.curve[1:] if r < len(runs) - 1 else run.curve[1:-1])
-                     .to(device).clone().requires_grad_(True) for r, run in enumerate(runs)]
+        # Run r's free points: its interior, and its last point (a change point)
+        # unless it is the last run.
+        self.inner = [run.curve[1:-1].to(device).clone().requires_grad_(True)
+                      for run in runs]
+        self.change = [run.curve[-1:].to(device).clone().requires_grad_(True)
+                       for run in runs[:-1]]
+
+    @property
+    def free(self) -> list[torch.Tensor]:
+        return self.inner + self.change
 
     def change_points(self) -> list[torch.Tensor]:
-        return [self.free[r][-1] for r in range(len(self.runs) - 1)]
+        return [z[0] for z in self.change]
 
     def forward(self):
-        """(points, charts, images) of every run, the re-encoded starts included."""
+        """(points, images) of every run, the re-encoded starts included."""
         points, images, begin = [], [], self.start
         for r, run in enumerate(self.runs):
-            tail = self.free[r] if r < len(self.runs) - 1 else torch.cat([self.free[r],
-                                                                           self.end])
-            run_points = torch.cat([begin, tail])
+            last = self.change[r] if r < len(self.runs) - 1 else self.end
+            run_points = torch.cat([begin, self.inner[r], last])
             run_images = self.model.decode(run_points, run.chart)
             points.append(run_points)
             images.append(run_images)
@@ -181,12 +190,14 @@ class _Curves:
         jumps = [(a[-1] - b[0]).norm()[None] for a, b in zip(flat[:-1], flat[1:])]
         return torch.cat(within + jumps)
 
-    def overlap_margins(self) -> torch.Tensor:
-        """min(psi_i, psi_j) of each change point's decoding G_i(z) (no gradient)."""
-        with torch.no_grad():
+    def overlap_margins(self, images=None) -> torch.Tensor:
+        """min(psi_i, psi_j) of each change point's decoding G_i(z): with gradient
+        from the decoded runs ``images`` if given, else decoded afresh without."""
+        with contextlib.nullcontext() if images is not None else torch.no_grad():
             margins = []
             for r, z in enumerate(self.change_points()):
-                image = self.model.decode(z[None], self.runs[r].chart)
+                image = (images[r][-1:] if images is not None
+                         else self.model.decode(z[None], self.runs[r].chart))
                 psi = self.model.partition(image)[0]
                 margins.append(torch.minimum(psi[self.runs[r].chart],
                                              psi[self.runs[r + 1].chart]))
@@ -194,17 +205,27 @@ class _Curves:
 
 
 def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_RUN,
-           n_iterations: int = 150, objective: str = "energy", lr: float = 0.02,
-           tolerance: float = 1e-4, eps: float | None = None,
+           optimiser: str = "lbfgs", n_iterations: int | None = None,
+           objective: str = "energy", lr: float = 0.05,
+           tolerance: float = 1e-3, eps: float | None = None,
            measure_steps: int = MEASURE_STEPS, batch_size: int = 4096) -> GeodesicPath:
     """``path`` shortened by gradient descent through the decoders, its charts kept.
 
     The path is cut where it changes chart; each run inside one chart is
     resampled to ``points_per_run`` latent points equally spaced in eq. (10)
-    length. Adam (``lr`` in latent units, at most ``n_iterations`` steps, stopping
-    when the objective changes by less than ``tolerance`` relatively over ten
-    steps) moves every point but the two ends of the path to minimise, over
-    all chords c of the decoded curve, the ``objective``:
+    length. Every point but the two ends of the path then moves to minimise, over
+    all chords c of the decoded curve, the ``objective`` (below), by
+
+    - ``optimiser="lbfgs"`` (default): ``torch.optim.LBFGS`` with a strong Wolfe
+      line search, at most ``n_iterations`` (default 30) iterations; a change
+      point it leaves outside its overlap is pulled back (bisection towards its
+      start) to the overlap's edge and held there while the other points are
+      optimised again;
+    - ``optimiser="adam"``: Adam with step ``lr`` in latent units, at most
+      ``n_iterations`` (default 40) steps, stopping when the objective changes by
+      less than ``tolerance`` relatively over ten steps.
+
+    Objectives:
 
     - ``"energy"`` (default): n sum c^2, whose minimisers are also shortest and
       spread their points evenly in data space;
@@ -214,12 +235,16 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
     next run, in chart j, starts at F_j(G_i(z)), so the jump
     ||G_i(z) - G_j(F_j(G_i(z)))|| is one of the chords. A step that takes a change
     point out of the overlap of its two charts (psi of its decoding above ``eps``
-    in both; ``None``: the graph's eps) is undone for that point; a change point
+    in both; ``None``: the graph's eps) is undone for that point by Adam (and
+    pulled back after L-BFGS, as above); a change point
     that starts below eps (a decoded node can have smaller psi than the data
     point itself) may not fall further.
 
     Both the result and ``path`` are measured as :func:`measure_path` does
-    (eq. (10) with ``measure_steps`` steps on every straight latent segment); if
+    (eq. (10) with ``measure_steps`` steps on every straight latent segment; a
+    graph path whose segments already hold that many terms, as those of
+    :func:`~atlasnb.geodesics.shortest_path` do with the graph's n, is taken as
+    measured); if
     the optimisation did not shorten the path, ``path`` itself comes back,
     re-measured. So the result is never longer than ``path`` measured the same
     way. The result is a :class:`GeodesicPath` with a chart per point (nodes -1
@@ -230,20 +255,30 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
     model, eps = _model_and_eps(model_or_graph, eps)
     _check_path(path)
     _check_int("points_per_run", points_per_run, minimum=2)
+    if optimiser not in OPTIMISERS:
+        raise ValueError(f"optimiser must be one of {tuple(OPTIMISERS)}, got {optimiser!r}")
+    n_iterations = OPTIMISERS[optimiser] if n_iterations is None else n_iterations
     _check_int("n_iterations", n_iterations, minimum=0)
     _check_int("measure_steps", measure_steps, minimum=1)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if not lr > 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    original = measure_path(model, path, measure_steps, batch_size)
+    measured = all(len(s) == measure_steps for s in path.steps)
+    original = path if measured else measure_path(model, path, measure_steps, batch_size)
     if len(path.charts) < 2:
         return original
     decoder = _Decoder(model, batch_size)
     with _evaluating(model), _gradients_through(model):
         curves = _Curves(model, _runs(path, points_per_run), decoder.device)
         floors = torch.clamp(curves.overlap_margins() * (1 - 1e-9), max=eps)
-        _optimise(curves, objective, n_iterations, lr, tolerance, floors)
+        if optimiser == "lbfgs":
+            start = [z.detach().clone() for z in curves.change]
+            _lbfgs(curves.free, curves, objective, n_iterations)
+            if _pull_back(curves, start, floors):
+                _lbfgs(curves.inner, curves, objective, n_iterations)
+        else:
+            _adam(curves, objective, n_iterations, lr, tolerance, floors)
         with torch.no_grad():
             points, images = curves.forward()
     with _evaluating(model):
@@ -265,24 +300,66 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
                         n_decoded=original.n_decoded + decoder.n_decoded)
 
 
-def _optimise(curves: _Curves, objective: str, n_iterations: int, lr: float,
-              tolerance: float, floors: torch.Tensor) -> None:
+def _loss(curves: _Curves, objective: str) -> torch.Tensor:
+    """The objective over every chord of the decoded curve."""
+    _, images = curves.forward()
+    chords = curves.chords(images)
+    return (chords ** 2).sum() * len(chords) if objective == "energy" else chords.sum()
+
+
+def _lbfgs(parameters: list, curves: _Curves, objective: str, n_iterations: int) -> None:
+    """L-BFGS with a strong Wolfe line search on ``parameters`` (free points)."""
+    parameters = [z for z in parameters if z.numel()]
+    if not parameters or n_iterations == 0:
+        return
+    optimiser = torch.optim.LBFGS(parameters, lr=1, max_iter=n_iterations,
+                                  line_search_fn="strong_wolfe", history_size=20,
+                                  tolerance_change=1e-9)
+
+    def closure():
+        optimiser.zero_grad()
+        loss = _loss(curves, objective)
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+
+
+def _pull_back(curves: _Curves, start: list, floors: torch.Tensor, n_halvings: int = 10):
+    """Move every change point outside its overlap back towards where it started
+    (by bisection on the straight line between the two) to the last point found
+    inside; returns True if any was moved."""
+    outside = np.flatnonzero((curves.overlap_margins() <= floors).cpu().numpy())
+    with torch.no_grad():
+        for r in outside:
+            z = curves.change[r]
+            inside, out = start[r].clone(), z.detach().clone()
+            for _ in range(n_halvings):
+                z.copy_((inside + out) / 2)
+                if bool(curves.overlap_margins()[r] > floors[r]):
+                    inside = z.detach().clone()
+                else:
+                    out = z.detach().clone()
+            z.copy_(inside)
+    return len(outside) > 0
+
+
+def _adam(curves: _Curves, objective: str, n_iterations: int, lr: float,
+          tolerance: float, floors: torch.Tensor) -> None:
     """Adam on the free points; change points that leave their overlap step back."""
     optimiser = torch.optim.Adam(curves.free, lr=lr)
     history = []
     for _ in range(n_iterations):
         optimiser.zero_grad()
-        _, images = curves.forward()
-        chords = curves.chords(images)
-        loss = (chords ** 2).sum() * len(chords) if objective == "energy" else chords.sum()
+        loss = _loss(curves, objective)
         loss.backward()
         history.append(float(loss.detach()))
         if len(history) > 10 and abs(history[-11] - history[-1]) <= tolerance * history[-1]:
             break
-        before = [z.detach().clone() for z in curves.change_points()]
+        before = [z.detach().clone() for z in curves.change]
         optimiser.step()
         if len(before):
             outside = curves.overlap_margins() <= floors
             with torch.no_grad():
                 for r in np.flatnonzero(outside.cpu().numpy()):
-                    curves.free[r][-1] = before[r]
+                    curves.change[r].copy_(before[r])
