@@ -22,6 +22,8 @@ BOOK_SEEDS = (0,)
 #: Models a chapter loads beyond that grid: the Atlas WAE-GAN chapter's comparison of
 #: the two readings of the latent penalty (MNIST, m = 8).
 BOOK_EXTRA_POINTS = (Point("mnist", 8, 0, overrides=(("latent_penalty", "joint"),)),)
+#: Models whose graph paths the experiments chapter refines and scans over N.
+REFINED_POINTS = (Point("mnist", 1, 0), Point("mnist", 8, 0))
 
 
 def book_configs(scale: str) -> list[Point]:
@@ -32,6 +34,22 @@ def book_configs(scale: str) -> list[Point]:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     return grid(BOOK_DATASETS, BOOK_CHART_COUNTS, BOOK_SEEDS) + list(BOOK_EXTRA_POINTS)
+
+
+def prepare_refinement(run, scale: str, progress: bool = False) -> None:
+    """The refinement measurements of the experiments chapter for ``run``: refined and
+    straight lengths of every test pair, then the graph's excess over N (both cached
+    in the run folder, see :mod:`atlasnb.refinement`)."""
+    import numpy as np
+
+    from atlasnb import experiments, refinement
+
+    graph_settings = experiments.graph_settings(scale)
+    settings = refinement.refine_settings(scale)
+    result = refinement.refinement_experiment(run, graph_settings, settings, progress)
+    table = refinement.lengths_table(result)
+    reference = np.fmin(table["straight"].to_numpy(), table["refined"].to_numpy())
+    refinement.length_scan(run, graph_settings, settings, reference, progress)
 
 
 def prepare_point(point: Point, scale: str, environ: dict, gpus: int,
@@ -52,6 +70,8 @@ def prepare_point(point: Point, scale: str, environ: dict, gpus: int,
                                                      progress=progress)
             outcome.metrics.update(failed_pairs=len(result["failed_pairs"]),
                                    pairs=len(result["lengths"]))
+        if point in REFINED_POINTS:
+            prepare_refinement(run, scale, progress)
         outcome.ok = True
     except Exception as error:  # reported with the others, never stops the preparation
         outcome.error = f"{type(error).__name__}: {error}"
