@@ -115,7 +115,7 @@ def far_names(notebook) -> list[tuple[int, str, list[str]]]:
 
 #: Chapters whose cells still take values from far up (the rule is checked, and expected to
 #: fail, until they are rewritten; strict, so a fixed chapter must leave this set).
-NOT_YET_COPYABLE = {"graph_geodesics"}
+NOT_YET_COPYABLE: set[str] = set()
 COPYABLE = [pytest.param(chapter, id=chapter.stem, marks=pytest.mark.xfail(
     strict=True, reason="cells not yet rewritten to the copy rule"))
     if chapter.stem in NOT_YET_COPYABLE else pytest.param(chapter, id=chapter.stem)
