@@ -33,6 +33,8 @@ import math
 import numpy as np
 import torch
 
+from atlasnb.checks import check_int
+
 TWO_PI = 2 * math.pi
 
 
@@ -43,14 +45,12 @@ def wrap_angle(angle: torch.Tensor) -> torch.Tensor:
 
 
 def _check_count(n) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    check_int("n", n, 1)
 
 
 def _orthonormal_frame(ambient_dim: int, seed: int) -> torch.Tensor:
     """A fixed (D, 2) matrix with orthonormal columns, from a seeded Gaussian."""
-    if isinstance(ambient_dim, bool) or not isinstance(ambient_dim, int) or ambient_dim < 2:
-        raise ValueError(f"ambient_dim must be an integer >= 2, got {ambient_dim!r}")
+    check_int("ambient_dim", ambient_dim, 2)
     rng = np.random.default_rng(seed)
     frame, _ = np.linalg.qr(rng.standard_normal((ambient_dim, 2)))
     return torch.from_numpy(frame)
