@@ -205,13 +205,13 @@ class SphereAtlas:
 
     In the sphere's own coordinates p = (p1, p2, p3) (unit sphere, embedded by a
     fixed orthonormal 3-frame Q and scaled by the radius), chart 0 projects from
-    the north pole and chart 1 from the south pole onto the equatorial plane:
+    the north pole and chart 1 from the south pole onto the equatorial plane::
 
         F_0(p) = (p1, p2) / (1 - p3),   G_0(u) = (2 u, |u|^2 - 1) / (|u|^2 + 1),
         F_1(p) = (p1, p2) / (1 + p3),   G_1(u) = (2 u, 1 - |u|^2) / (|u|^2 + 1).
 
     Chart 0 is used on the cap p3 < h, chart 1 on p3 > -h (``h = overlap``), so
-    they overlap on the band |p3| < h around the equator. The partition of unity
+    they overlap on the band ``|p3| < h`` around the equator. The partition of unity
     normalises smooth bumps ``exp(-1 / (h - p3))`` and ``exp(-1 / (h + p3))``, so
     psi_y is positive exactly on chart y's cap. A small ``mismatch`` turns chart
     1's decodings by that angle about the polar axis (its encoder does not undo
