@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Protocol, Union, runtime_checkable
 
-import numpy as np
 import torch
+
+from atlasnb.checks import check_int
 
 Chart = Union[int, torch.Tensor]
 
@@ -64,9 +65,7 @@ def check_agm(model: object) -> None:
             f"missing {', '.join(missing)}; an AGM needs n_charts, latent_dim, "
             "partition(x), encode(x) and decode(z, y) (see atlasnb.agm.AGM)"
         )
-    m = model.n_charts
-    if not isinstance(m, int) or m < 1:
-        raise ValueError(f"n_charts must be an integer >= 1, got {m!r}")
+    check_int("n_charts", model.n_charts, 1)
 
 
 @runtime_checkable
@@ -96,8 +95,7 @@ def draw_latent(model: object, n: int,
     shapes, dtypes or chart range of :class:`SampledAGM`.
     """
     check_agm(model)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    n = check_int("n", n, 1)
     if not callable(getattr(model, "sample_latent", None)):
         raise TypeError(
             f"model of type {type(model).__name__} offers no sample_latent(n, generator), "

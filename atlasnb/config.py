@@ -16,6 +16,8 @@ import json
 import numbers
 from dataclasses import dataclass
 
+from atlasnb.checks import check_int as _check_int
+from atlasnb.checks import check_positive as _check_positive
 from atlasnb.paper import (ADAM_BETAS, APPENDIX_A, ATLAS_LATENT_DIM, EPOCHS, LAMBDA,
                            TABLE1_WIDTHS, WAE_LATENT_DIM)
 from atlasnb.widths import scale_width
@@ -37,19 +39,6 @@ def table1_width(n_charts: int) -> int:
     """h for ``n_charts`` charts at full size: Table 1's value, else the h whose
     parameter count is closest to the WAE-GAN's (:func:`atlasnb.widths.scale_width`)."""
     return scale_width(n_charts, 1)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    """``value`` as a Python int (NumPy integers included), else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_positive(name: str, value) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ every file is checked against its known size and MD5 before it is read.
 from __future__ import annotations
 
 import hashlib
-import numbers
 import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from atlasnb.checks import check_int, check_optional_int
 
 DATASETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 SPLITS = ("train", "test")
@@ -100,11 +101,8 @@ def load_images(name: str, split: str = "train", root: str | os.PathLike | None 
         raise ValueError(f"unknown data set name={name!r}; accepted: {sorted(DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split={split!r}; accepted: {list(SPLITS)}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral)
-                              or limit < 1):
-        raise ValueError(f"limit must be None or an integer >= 1, got {limit!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    limit = check_optional_int("limit", limit, 1)
+    seed = check_int("seed", seed, 0)
     root = Path(root).expanduser() if root is not None else default_root()
     raw = root / DATASETS[name] / "raw"
     try:

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from atlasnb import geodesics, paper, runs
+from atlasnb.checks import check_int
 from atlasnb.config import make_config
 from atlasnb.data import load_images
 from atlasnb.runs import Run, atomic_torch_save, atomic_write_json
@@ -50,14 +51,10 @@ class GraphSettings:
     insert: str = "own"
 
     def __post_init__(self):
-        for name in ("n_points", "k", "n_steps", "n_pairs", "interpolation_points"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("n_interpolations", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        for name in ("n_points", "k", "n_steps", "n_pairs", "interpolation_points",
+                     "n_interpolations", "seed"):
+            minimum = 0 if name in ("n_interpolations", "seed") else 1
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum))
         if self.eps is not None and (isinstance(self.eps, bool) or not 0 <= self.eps < 1):
             raise ValueError(f"eps must be None or a number in [0, 1), got {self.eps!r}")
         if self.insert not in geodesics.INSERT_MODES:

@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from atlasnb.checks import check_int
 from atlasnb.paper import (ATLAS_LATENT_DIM, TABLE1_PARAMETER_COUNTS, TABLE1_WIDTHS,
                            WAE_LATENT_DIM)
 from atlasnb.widths import expected_parameter_count, matched_width, scale_width
@@ -55,9 +56,7 @@ IMAGE_SHAPE = (1, 28, 28)
 
 # ----------------------------------------------------------------------------- checks
 def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+    return check_int(name, value, 1)
 
 
 def _check_images(x: torch.Tensor) -> None:

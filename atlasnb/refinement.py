@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from atlasnb import geodesics
+from atlasnb.checks import check_int, check_optional_int
 from atlasnb.experiments import (GraphSettings, graph_points, load_or_build_graph,
                                  test_pairs)
 from atlasnb.geodesics._common import _evaluating, _model_device, _psi_and_codes
@@ -61,11 +62,8 @@ class RefineSettings:
 
     def __post_init__(self):
         for name in ("points_per_run", "n_iterations", "n_frames", "n_shown", "scan_pairs"):
-            value = getattr(self, name)
-            if name == "n_iterations" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+            check = check_optional_int if name == "n_iterations" else check_int
+            object.__setattr__(self, name, check(name, getattr(self, name), 0))
         if self.optimiser not in OPTIMISERS:
             raise ValueError(f"optimiser must be one of {tuple(OPTIMISERS)}, "
                              f"got {self.optimiser!r}")

@@ -11,12 +11,12 @@ import random
 import numpy as np
 import torch
 
+from atlasnb.checks import check_int
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) from one integer."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    seed = int(seed)
+    seed = check_int("seed", seed, 0)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -33,6 +33,8 @@ import math
 import numpy as np
 import torch
 
+from atlasnb.checks import check_int
+
 TWO_PI = 2 * math.pi
 
 
@@ -43,14 +45,12 @@ def wrap_angle(angle: torch.Tensor) -> torch.Tensor:
 
 
 def _check_count(n) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    check_int("n", n, 1)
 
 
 def _orthonormal_frame(ambient_dim: int, seed: int) -> torch.Tensor:
     """A fixed (D, 2) matrix with orthonormal columns, from a seeded Gaussian."""
-    if isinstance(ambient_dim, bool) or not isinstance(ambient_dim, int) or ambient_dim < 2:
-        raise ValueError(f"ambient_dim must be an integer >= 2, got {ambient_dim!r}")
+    check_int("ambient_dim", ambient_dim, 2)
     rng = np.random.default_rng(seed)
     frame, _ = np.linalg.qr(rng.standard_normal((ambient_dim, 2)))
     return torch.from_numpy(frame)
@@ -205,13 +205,13 @@ class SphereAtlas:
 
     In the sphere's own coordinates p = (p1, p2, p3) (unit sphere, embedded by a
     fixed orthonormal 3-frame Q and scaled by the radius), chart 0 projects from
-    the north pole and chart 1 from the south pole onto the equatorial plane:
+    the north pole and chart 1 from the south pole onto the equatorial plane::
 
         F_0(p) = (p1, p2) / (1 - p3),   G_0(u) = (2 u, |u|^2 - 1) / (|u|^2 + 1),
         F_1(p) = (p1, p2) / (1 + p3),   G_1(u) = (2 u, 1 - |u|^2) / (|u|^2 + 1).
 
     Chart 0 is used on the cap p3 < h, chart 1 on p3 > -h (``h = overlap``), so
-    they overlap on the band |p3| < h around the equator. The partition of unity
+    they overlap on the band ``|p3| < h`` around the equator. The partition of unity
     normalises smooth bumps ``exp(-1 / (h - p3))`` and ``exp(-1 / (h + p3))``, so
     psi_y is positive exactly on chart y's cap. A small ``mismatch`` turns chart
     1's decodings by that angle about the polar axis (its encoder does not undo

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from atlasnb.checks import check_int
 from atlasnb.paper import ATLAS_LATENT_DIM, TABLE1_WIDTHS, WAE_LATENT_DIM
 
 
@@ -28,19 +29,13 @@ def expected_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
     return trunk + m * head + partition + m * decoder_chart + decoder_shared
 
 
-def _check_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def matched_width(n_charts: int, target: int, latent_dim: int = ATLAS_LATENT_DIM,
                   count: Callable[[int, int, int], int] = expected_parameter_count) -> int:
     """The width h >= 1 whose ``count(n_charts, h, latent_dim)`` is closest to ``target``
     (the smaller h on a tie). ``count`` is any parameter-counting function."""
-    _check_int("n_charts", n_charts)
-    _check_int("latent_dim", latent_dim)
-    _check_int("target", target)
+    check_int("n_charts", n_charts, 1)
+    check_int("latent_dim", latent_dim, 1)
+    check_int("target", target, 1)
     best, best_gap, h = 1, abs(count(n_charts, 1, latent_dim) - target), 1
     while True:  # counts grow with h: stop once they pass the target
         h += 1
@@ -59,9 +54,9 @@ def scale_width(n_charts: int, width_divisor: int = 1, latent_dim: int | None = 
     (default 7). With ``width_divisor == 1`` a chart count listed in Table 1 gets
     Table 1's width (86, 64, 48, 34), as the paper chose them.
     """
-    _check_int("n_charts", n_charts)
-    _check_int("width_divisor", width_divisor)
-    d = ATLAS_LATENT_DIM if latent_dim is None else _check_int("latent_dim", latent_dim)
+    check_int("n_charts", n_charts, 1)
+    check_int("width_divisor", width_divisor, 1)
+    d = ATLAS_LATENT_DIM if latent_dim is None else check_int("latent_dim", latent_dim, 1)
     wae_width = max(1, TABLE1_WIDTHS[1] // width_divisor)
     if n_charts == 1:
         return wae_width

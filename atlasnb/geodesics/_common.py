@@ -12,10 +12,10 @@ import contextlib
 import numpy as np
 import torch
 
+from atlasnb.checks import check_int
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+_check_int = check_int  # the package's one integer check, under this subpackage's name
 
 
 def _check_eps(eps) -> float:

@@ -1,13 +1,12 @@
 """Algorithm 1, part 1: the latent graph over the charts of an AGM.
 
 Derived in {ref}`sec-graph-geodesics`. With m = 1 it is the single-chart graph of
-Chen et al. (2019), by the same code. Two steps: :func:`build_atlas_graph`
-encodes data points into nodes and decodes their images;
-:meth:`AtlasGraph.from_nodes` joins given nodes (k nearest neighbours per chart
-and given cross-chart pairs) and weighs the edges, lazily by default. Each
-node's image is decoded once and reused as the end point of its edges; a
-within-chart edge decodes its ``n_steps - 1`` interior points only when
-evaluated.
+Chen et al. (2019), by the same code. Two steps:
+:func:`~atlasnb.geodesics.build_atlas_graph` encodes data points into nodes and decodes
+their images; :meth:`~atlasnb.geodesics.AtlasGraph.from_nodes` joins given nodes (k
+nearest neighbours per chart and given cross-chart pairs) and weighs the edges, lazily
+by default. Each node's image is decoded once and reused as the end point of its edges;
+a within-chart edge decodes its ``n_steps - 1`` interior points only when evaluated.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from atlasnb.config import SCALE_OVERRIDES, TABLE1_WIDTHS
+from atlasnb.config import make_config
 from atlasnb.models import AtlasWAEGAN, LatentCritic, WAEGAN
 from atlasnb.objective import autoencoder_loss, critic_loss
 
@@ -74,12 +74,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}")
     times = {}
-    quick_divisor = SCALE_OVERRIDES["quick"]["width_divisor"]
-    for label, divisor, (warmup, steps) in (("Table 1", 1, (1, 3)),
-                                            ("quick", quick_divisor, (2, 5))):
-        print(f"\n{label} widths (h = Table 1 h // {divisor}):")
+    # Each scale's widths as its runs use them (config.model_width): Table 1's at the
+    # paper scale, equal parameter budgets at the quick scale.
+    for label, scale, (warmup, steps) in (("Table 1", "paper", (1, 3)),
+                                          ("quick", "quick", (2, 5))):
+        print(f"\n{label} widths (make_config({scale!r}, ...).model_width):")
         for m in CHARTS:
-            h = TABLE1_WIDTHS[m] // divisor
+            h = make_config(scale, "mnist", n_charts=m).model_width
             seconds, cpu = training_step_seconds(m, h, warmup, steps)
             times[label, m] = seconds, cpu
             name = "WAE-GAN" if m == 1 else f"AWAE-GAN m={m}"
@@ -88,7 +89,7 @@ def main() -> None:
     wall, cpu = (times["Table 1", 16][k] / times["Table 1", 1][k] for k in (0, 1))
     print(f"\nstep time AWAE-GAN(m=16) / WAE-GAN at Table 1 widths: {wall:.2f} wall, "
           f"{cpu:.2f} CPU time (goal <= 1.5)")
-    h = TABLE1_WIDTHS[8] // quick_divisor
+    h = make_config("quick", "mnist", n_charts=8).model_width
     rate = decode_points_per_second(8, h)
     print(f"decode(z, y), AWAE-GAN m=8 h={h}, batch 2048, random charts: {rate:,.0f} points/s")
 
