@@ -95,17 +95,17 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
        same graph), and decode x_i = G_{y_i}(z_i).
     2. Compute psi(x_i) and F(x_i). Sample i is a node (z_i, y_i) of its own
        chart, and a node (F_j(x_i), j) of every chart j != y_i with
-       psi_j(x_i) > eps (:func:`prior_memberships`), joined to (z_i, y_i) by the
+       psi_j(x_i) > eps (:func:`~atlasnb.geodesics.prior_memberships`), joined to (z_i, y_i) by the
        jump ||x_i - G_j(F_j(x_i))||. ``require_own_chart=True`` links a sample
        to other charts only where psi_{y_i}(x_i) > eps as well.
     3. Within each chart, join every node to its ``k`` nearest nodes with eq. (10)
        weights of ``n_steps`` steps, as Algorithm 1 does
        (:meth:`AtlasGraph.from_nodes`); ``lazy`` as there.
 
-    ``eps=None`` takes :func:`default_eps`. Nodes are ordered by chart, then by
+    ``eps=None`` takes :func:`~atlasnb.geodesics.default_eps`. Nodes are ordered by chart, then by
     sample; ``node_index`` gives each node's sample. Each sample and each encoding
     is decoded once. A model without ``sample_latent`` raises a TypeError naming
-    its type. Returns a :class:`PriorGraph`. Derived in {ref}`sec-graph-prior`.
+    its type. Returns a :class:`~atlasnb.geodesics.PriorGraph`. Derived in {ref}`sec-graph-prior`.
     """
     check_agm(model)
     _check_int("n_points", n_points, minimum=1)

@@ -1,12 +1,12 @@
 """Refinement: graph paths shortened by gradient descent through the decoders.
 
 Derived in {ref}`sec-graph-refinement`. A graph path of Algorithm 1 hops
-through encoded data points, so it zigzags; :func:`refine` keeps its sequence
+through encoded data points, so it zigzags; :func:`~atlasnb.geodesics.refine` keeps its sequence
 of charts and straightens it. Each run of the path inside one chart becomes a
 discretised latent curve whose decoded energy (or length) is minimised with its
 ends fixed; where the path changes chart, the change point moves too, kept
 inside the overlap of the two charts, and the jump between the two charts'
-decodings stays in the length. :func:`measure_path` measures any path the way
+decodings stays in the length. :func:`~atlasnb.geodesics.measure_path` measures any path the way
 both the graph path and its refinement are compared: eq. (10) with many steps
 on every straight latent segment.
 """
@@ -31,7 +31,7 @@ MEASURE_STEPS = DEFAULT_N_STEPS
 #: Points of the discretised curve of each run of a path inside one chart.
 POINTS_PER_RUN = 8
 OBJECTIVES = ("energy", "length")
-#: The optimisers of :func:`refine` and their default numbers of iterations.
+#: The optimisers of :func:`~atlasnb.geodesics.refine` and their default numbers of iterations.
 OPTIMISERS = {"lbfgs": 30, "adam": 40}
 
 
@@ -240,14 +240,14 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
     that starts below eps (a decoded node can have smaller psi than the data
     point itself) may not fall further.
 
-    Both the result and ``path`` are measured as :func:`measure_path` does
+    Both the result and ``path`` are measured as :func:`~atlasnb.geodesics.measure_path` does
     (eq. (10) with ``measure_steps`` steps on every straight latent segment; a
     graph path whose segments already hold that many terms, as those of
     :func:`~atlasnb.geodesics.shortest_path` do with the graph's n, is taken as
     measured); if
     the optimisation did not shorten the path, ``path`` itself comes back,
     re-measured. So the result is never longer than ``path`` measured the same
-    way. The result is a :class:`GeodesicPath` with a chart per point (nodes -1
+    way. The result is a :class:`~atlasnb.geodesics.GeodesicPath` with a chart per point (nodes -1
     except the ends), which :func:`atlasnb.geodesics.interpolate` accepts.
     The model is put in eval mode, its parameters are left untouched, and
     gradients are enabled here only. Derived in {ref}`sec-graph-refinement`.
