@@ -266,6 +266,18 @@ class AtlasGraph:
                 [ids[a:b] for a, b in zip(starts[:-1], starts[1:])])
         return self._cache["neighbours"]
 
+    def directed_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each undirected edge as two directed entries, sorted by (tail, head): the
+        tails, the heads and the edge ids (cached; they depend on the edges only),
+        the layout of the path search's sparse matrix."""
+        if "directed" not in self._cache:
+            u, v = self.edges[:, 0], self.edges[:, 1]
+            rows, cols = np.concatenate([u, v]), np.concatenate([v, u])
+            ids = np.tile(np.arange(len(self.edges)), 2)
+            order = np.lexsort((cols, rows))
+            self._cache["directed"] = (rows[order], cols[order], ids[order])
+        return self._cache["directed"]
+
     def chart_nodes(self, chart: int) -> np.ndarray:
         """The node ids of ``chart``."""
         return np.arange(self.chart_offsets[chart], self.chart_offsets[chart + 1])
