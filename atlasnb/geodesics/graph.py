@@ -228,13 +228,20 @@ class AtlasGraph:
                 steps = _chart_edge_steps(decoder, int(y), self.edges[chosen],
                                           self.node_latent, self.node_images,
                                           self.n_steps, batch_size)
-                self.edge_steps[chosen] = steps
-                self.edge_weights[chosen] = steps.sum(axis=1)
-                self.edge_exact[chosen] = True
+                self._set_exact(chosen, steps, 0)
         self.n_decoded += decoder.n_decoded
+        return decoder.n_decoded
+
+    def _set_exact(self, ids: np.ndarray, steps: np.ndarray, n_decoded: int) -> None:
+        """Store the eq. (10) terms ``steps`` (len(ids), n_steps) of edges ``ids``,
+        evaluated elsewhere (the path search decodes them together with its end
+        points' edges), and count the ``n_decoded`` points it took."""
+        self.edge_steps[ids] = steps
+        self.edge_weights[ids] = steps.sum(axis=1)
+        self.edge_exact[ids] = True
+        self.n_decoded += int(n_decoded)
         for key in ("adjacency", "networkx"):
             self._cache.pop(key, None)
-        return decoder.n_decoded
 
     def evaluate_all(self, batch_size: int = 4096, progress: bool = False) -> "AtlasGraph":
         """Evaluate every remaining edge: the eager graph of Algorithm 1 (e.g. for

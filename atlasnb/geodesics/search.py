@@ -207,7 +207,6 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
         goals = _place(query, end, "end", insert)
     _check_connected(query, sources, goals)
 
-    graph_decoded = graph.n_decoded
     n_evaluated, n_searches = 0, 0
     search = _Search(query, sources, goals)
     while True:
@@ -217,13 +216,9 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
         if not pending:
             break
         n_evaluated += len(pending)
-        n_edges = len(graph.edges)
-        graph.evaluate([e for e in pending if e < n_edges], batch_size)
-        extra = [e - n_edges for e in pending if e >= n_edges]
-        if extra:
-            with _evaluating(graph.model):
-                _evaluate_extra(query, extra)
-    n_decoded = decoder.n_decoded + graph.n_decoded - graph_decoded
+        with _evaluating(graph.model):
+            _evaluate_path(query, pending)
+    n_decoded = decoder.n_decoded  # end points and every edge evaluated
     return _make_path(query, route, edge_ids, n_decoded, n_evaluated, n_searches)
 
 
@@ -233,24 +228,34 @@ def _exact(query: _Query, e: int) -> bool:
         query.steps[e - n_edges] is not None
 
 
-def _evaluate_extra(query: _Query, extra: list) -> None:
-    """Evaluate the eq. (10) weights of end-point edges ``extra`` (each from a new
-    vertex to a node of its chart), one batch per chart."""
+def _evaluate_path(query: _Query, pending: list) -> None:
+    """Evaluate the eq. (10) weights of a found path's not-yet-exact edges
+    ``pending``, graph edges (kept in the graph) and end-point edges alike, in one
+    decoding batch per chart."""
     graph = query.graph
-    charts = [query.chart(query.ends[j][0]) for j in extra]
+    n_edges = len(graph.edges)
+    ends = [tuple(graph.edges[e].tolist()) if e < n_edges else query.ends[e - n_edges]
+            for e in pending]
+    charts = [query.chart(a) for a, _ in ends]
     for chart in sorted(set(charts)):
-        chosen = [j for j, y in zip(extra, charts) if y == chart]
-        a = [query.ends[j][0] for j in chosen]
-        b = [query.ends[j][1] for j in chosen]
+        chosen = [i for i, y in enumerate(charts) if y == chart]
+        a = [ends[i][0] for i in chosen]
+        b = [ends[i][1] for i in chosen]
         steps = _step_lengths(lambda z: query.decoder(z, chart),
                               torch.stack([query.latent(v) for v in a]),
                               torch.stack([query.latent(v) for v in b]),
                               torch.stack([query.image(v) for v in a]),
                               torch.stack([query.image(v) for v in b]),
                               graph.n_steps, query.decoder.batch_size)
-        for j, row in zip(chosen, steps):
-            query.steps[j] = row
-            query.weights[j] = float(row.sum())
+        on_graph = [k for k, i in enumerate(chosen) if pending[i] < n_edges]
+        if on_graph:
+            graph._set_exact(np.array([pending[chosen[k]] for k in on_graph]),
+                             steps[on_graph], len(on_graph) * (graph.n_steps - 1))
+        for k, i in enumerate(chosen):
+            if pending[i] >= n_edges:
+                j = pending[i] - n_edges
+                query.steps[j] = steps[k]
+                query.weights[j] = float(steps[k].sum())
 
 
 class _Search:
