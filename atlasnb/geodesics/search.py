@@ -190,9 +190,10 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
     bound. Evaluated graph edges stay evaluated for later queries. The
     heuristic h(n) = min over goal images ||G(n) - G(goal)||_2 never
     overestimates (every weight is at least the chord of its edge, so the
-    triangle inequality applies). End points in different connected
-    components raise :class:`DisconnectedGraphError`. Derived in
-    {ref}`sec-graph-geodesics`.
+    triangle inequality applies); each search runs A* as Dijkstra's algorithm
+    on the reduced weights w(u, v) - h(u) + h(v), in C (scipy.sparse.csgraph).
+    End points in different connected components raise
+    :class:`DisconnectedGraphError`. Derived in {ref}`sec-graph-geodesics`.
     """
     if not isinstance(graph, AtlasGraph):
         raise TypeError(f"graph must be an AtlasGraph from build_atlas_graph, "
