@@ -29,6 +29,8 @@ from atlasnb.geodesics._common import (_as_points, _check_cross_edges, _check_ep
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
 from atlasnb.geodesics.edges import (_chart_edge_steps, _check_membership, _chords,
                                      _cross_chart_edges, _knn_edges, _select_nodes)
+# GRAPH_LAYOUT stays importable from here: it names the layout of a saved graph.
+from atlasnb.geodesics.storage import GRAPH_LAYOUT, graph_fields, graph_to_arrays  # noqa: F401
 
 #: The paper's number of neighbours k (section 4).
 DEFAULT_K = 20
@@ -337,33 +339,12 @@ class AtlasGraph:
     def to_arrays(self) -> dict:
         """The graph as a dict of tensors and numbers (no model), loadable with
         ``torch.load(weights_only=True)``; the evaluated weights are kept."""
-        arrays = {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
-                  for name in _ARRAY_FIELDS}
-        arrays.update(node_latent=self.node_latent, node_images=self.node_images,
-                      k=self.k, eps=self.eps, n_steps=self.n_steps, n_decoded=self.n_decoded,
-                      point_shape=list(self.point_shape), layout=GRAPH_LAYOUT)
-        return arrays
+        return graph_to_arrays(self)
 
     @classmethod
     def from_arrays(cls, model, arrays: dict) -> "AtlasGraph":
         """The graph saved by :meth:`to_arrays`, attached to ``model``."""
-        check_agm(model)
-        if not isinstance(arrays, dict) or arrays.get("layout") != GRAPH_LAYOUT:
-            raise ValueError(f"arrays must be a dict from AtlasGraph.to_arrays with layout "
-                             f"{GRAPH_LAYOUT}, got "
-                             f"{arrays.get('layout') if isinstance(arrays, dict) else arrays!r}")
-        return cls(model=model, **{name: arrays[name].numpy() for name in _ARRAY_FIELDS},
-                   node_latent=arrays["node_latent"], node_images=arrays["node_images"],
-                   k=int(arrays["k"]), eps=float(arrays["eps"]),
-                   n_steps=int(arrays["n_steps"]), n_decoded=int(arrays["n_decoded"]),
-                   point_shape=tuple(arrays["point_shape"]))
-
-
-#: The numpy fields of an :class:`AtlasGraph` saved by :meth:`AtlasGraph.to_arrays`.
-_ARRAY_FIELDS = ("node_index", "node_chart", "chart_offsets", "edges", "edge_weights",
-                 "edge_bounds", "edge_exact", "edge_cross", "edge_steps")
-#: The version of :meth:`AtlasGraph.to_arrays`'s layout.
-GRAPH_LAYOUT = 1
+        return cls(model=model, **graph_fields(model, arrays))
 
 
 def build_atlas_graph(model, x, k: int = DEFAULT_K, eps: float | None = None,
