@@ -237,6 +237,17 @@ def tiny_eager(tiny_graph):
     return build_atlas_graph(model, x, k=6, progress=False, lazy=False)
 
 
+def test_directed_edges_hold_each_edge_once_each_way(tiny_graph):
+    _, _, graph = tiny_graph
+    rows, cols, ids = graph.directed_edges()
+    assert len(rows) == 2 * len(graph.edges)
+    assert np.all(np.diff(rows) >= 0)  # grouped by tail, as a CSR layout needs
+    assert np.array_equal(np.bincount(ids, minlength=len(graph.edges)),
+                          np.full(len(graph.edges), 2))
+    ends = np.sort(np.stack([rows, cols], axis=1), axis=1)
+    np.testing.assert_array_equal(ends, graph.edges[ids])
+
+
 def test_astar_lengths_equal_dijkstra(tiny_graph, tiny_eager):
     _, _, graph = tiny_graph
     assert graph.statistics()["components"] == 1

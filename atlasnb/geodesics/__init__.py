@@ -25,6 +25,8 @@ its end images, a lower bound of its eq. (10) length, and decodes its
 
 The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10)),
 :mod:`~atlasnb.geodesics.graph` (Algorithm 1's graph),
+:mod:`~atlasnb.geodesics.edges` (its nodes, neighbours and edge weights),
+:mod:`~atlasnb.geodesics.storage` (a graph saved as tensors),
 :mod:`~atlasnb.geodesics.statistics` (Table 1's numbers),
 :mod:`~atlasnb.geodesics.search` (end points and A*) and
 ``atlasnb/geodesics/interpolate.py`` (Figure 3b's points). The public names are

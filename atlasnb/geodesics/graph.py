@@ -11,7 +11,6 @@ a within-chart edge decodes its ``n_steps - 1`` interior points only when evalua
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -26,7 +25,11 @@ from atlasnb.agm import check_agm
 from atlasnb.geodesics._common import (_as_points, _check_cross_edges, _check_eps,
                                        _check_index_array, _check_int, _check_nodes,
                                        _Decoder, _evaluating, _psi_and_codes)
-from atlasnb.geodesics.curve import DEFAULT_N_STEPS, _step_lengths
+from atlasnb.geodesics.curve import DEFAULT_N_STEPS
+from atlasnb.geodesics.edges import (_chart_edge_steps, _check_membership, _chords,
+                                     _cross_chart_edges, _knn_edges, _select_nodes)
+# GRAPH_LAYOUT stays importable from here: it names the layout of a saved graph.
+from atlasnb.geodesics.storage import GRAPH_LAYOUT, graph_fields, graph_to_arrays  # noqa: F401
 
 #: The paper's number of neighbours k (section 4).
 DEFAULT_K = 20
@@ -226,13 +229,20 @@ class AtlasGraph:
                 steps = _chart_edge_steps(decoder, int(y), self.edges[chosen],
                                           self.node_latent, self.node_images,
                                           self.n_steps, batch_size)
-                self.edge_steps[chosen] = steps
-                self.edge_weights[chosen] = steps.sum(axis=1)
-                self.edge_exact[chosen] = True
+                self._set_exact(chosen, steps, 0)
         self.n_decoded += decoder.n_decoded
+        return decoder.n_decoded
+
+    def _set_exact(self, ids: np.ndarray, steps: np.ndarray, n_decoded: int) -> None:
+        """Store the eq. (10) terms ``steps`` (len(ids), n_steps) of edges ``ids``,
+        evaluated elsewhere (the path search decodes them together with its end
+        points' edges), and count the ``n_decoded`` points it took."""
+        self.edge_steps[ids] = steps
+        self.edge_weights[ids] = steps.sum(axis=1)
+        self.edge_exact[ids] = True
+        self.n_decoded += int(n_decoded)
         for key in ("adjacency", "networkx"):
             self._cache.pop(key, None)
-        return decoder.n_decoded
 
     def evaluate_all(self, batch_size: int = 4096, progress: bool = False) -> "AtlasGraph":
         """Evaluate every remaining edge: the eager graph of Algorithm 1 (e.g. for
@@ -264,6 +274,18 @@ class AtlasGraph:
                 [others[a:b] for a, b in zip(starts[:-1], starts[1:])],
                 [ids[a:b] for a, b in zip(starts[:-1], starts[1:])])
         return self._cache["neighbours"]
+
+    def directed_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each undirected edge as two directed entries, sorted by (tail, head): the
+        tails, the heads and the edge ids (cached; they depend on the edges only),
+        the layout of the path search's sparse matrix."""
+        if "directed" not in self._cache:
+            u, v = self.edges[:, 0], self.edges[:, 1]
+            rows, cols = np.concatenate([u, v]), np.concatenate([v, u])
+            ids = np.tile(np.arange(len(self.edges)), 2)
+            order = np.lexsort((cols, rows))
+            self._cache["directed"] = (rows[order], cols[order], ids[order])
+        return self._cache["directed"]
 
     def chart_nodes(self, chart: int) -> np.ndarray:
         """The node ids of ``chart``."""
@@ -316,56 +338,12 @@ class AtlasGraph:
     def to_arrays(self) -> dict:
         """The graph as a dict of tensors and numbers (no model), loadable with
         ``torch.load(weights_only=True)``; the evaluated weights are kept."""
-        arrays = {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
-                  for name in _ARRAY_FIELDS}
-        arrays.update(node_latent=self.node_latent, node_images=self.node_images,
-                      k=self.k, eps=self.eps, n_steps=self.n_steps, n_decoded=self.n_decoded,
-                      point_shape=list(self.point_shape), layout=GRAPH_LAYOUT)
-        return arrays
+        return graph_to_arrays(self)
 
     @classmethod
     def from_arrays(cls, model, arrays: dict) -> "AtlasGraph":
         """The graph saved by :meth:`to_arrays`, attached to ``model``."""
-        check_agm(model)
-        if not isinstance(arrays, dict) or arrays.get("layout") != GRAPH_LAYOUT:
-            raise ValueError(f"arrays must be a dict from AtlasGraph.to_arrays with layout "
-                             f"{GRAPH_LAYOUT}, got "
-                             f"{arrays.get('layout') if isinstance(arrays, dict) else arrays!r}")
-        return cls(model=model, **{name: arrays[name].numpy() for name in _ARRAY_FIELDS},
-                   node_latent=arrays["node_latent"], node_images=arrays["node_images"],
-                   k=int(arrays["k"]), eps=float(arrays["eps"]),
-                   n_steps=int(arrays["n_steps"]), n_decoded=int(arrays["n_decoded"]),
-                   point_shape=tuple(arrays["point_shape"]))
-
-
-#: The numpy fields of an :class:`AtlasGraph` saved by :meth:`AtlasGraph.to_arrays`.
-_ARRAY_FIELDS = ("node_index", "node_chart", "chart_offsets", "edges", "edge_weights",
-                 "edge_bounds", "edge_exact", "edge_cross", "edge_steps")
-#: The version of :meth:`AtlasGraph.to_arrays`'s layout.
-GRAPH_LAYOUT = 1
-
-
-def _knn_edges(codes: np.ndarray, k: int) -> np.ndarray:
-    """Undirected k-nearest-neighbour edges (local index pairs a < b) among ``codes``.
-
-    Each point is joined to its k nearest other points (Euclidean, cKDTree); an
-    edge found from both ends is kept once. Fewer than k + 1 points: all pairs.
-    """
-    n = len(codes)
-    if n < 2:
-        return np.zeros((0, 2), dtype=np.int64)
-    n_query = min(k + 1, n)
-    _, neighbours = cKDTree(codes).query(codes, k=n_query)
-    neighbours = neighbours.reshape(n, n_query)
-    rows = np.repeat(np.arange(n), n_query)
-    cols = neighbours.ravel()
-    # Drop each point itself; with duplicate codes the point may not come first,
-    # so keep at most k others per row.
-    keep = rows != cols
-    rank = np.cumsum(keep.reshape(n, n_query), axis=1).ravel()
-    keep &= rank <= k
-    pairs = np.sort(np.stack([rows[keep], cols[keep]], axis=1), axis=1)
-    return np.unique(pairs, axis=0).astype(np.int64)
+        return cls(model=model, **graph_fields(model, arrays))
 
 
 def build_atlas_graph(model, x, k: int = DEFAULT_K, eps: float | None = None,
@@ -416,52 +394,3 @@ def build_atlas_graph(model, x, k: int = DEFAULT_K, eps: float | None = None,
         model, node_chart, node_latent, node_images, _cross_chart_edges(member, chart_offsets),
         k=k, eps=eps, n_steps=n_steps, node_index=node_index, lazy=lazy,
         n_decoded=decoder.n_decoded, batch_size=batch_size, progress=progress)
-
-
-def _select_nodes(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Node data indices and charts, ordered by chart, and each chart's first node,
-    from the (N, m) table of psi_y(x) > eps."""
-    counts = member.sum(axis=0)
-    node_index = np.concatenate([np.flatnonzero(column) for column in member.T])
-    node_chart = np.repeat(np.arange(member.shape[1]), counts)
-    return node_index, node_chart, np.concatenate([[0], np.cumsum(counts)])
-
-
-def _chords(node_images: torch.Tensor, edges: np.ndarray) -> np.ndarray:
-    """(E,) the data-space chords ||G(u) - G(v)|| of the edges, in float64."""
-    u, v = torch.from_numpy(edges[:, 0]), torch.from_numpy(edges[:, 1])
-    return (node_images[u].flatten(1).double()
-            - node_images[v].flatten(1).double()).norm(dim=1).numpy()
-
-
-def _check_membership(member: np.ndarray, eps: float, m: int) -> None:
-    """Fail if no point lies in any chart; warn about points that lie in none."""
-    if not member.any():
-        raise ValueError(f"no data point has psi_y(x) > eps = {eps} in any of the {m} "
-                         f"charts; choose eps < 1/m = {1 / m:.4g}, which puts every point "
-                         "in at least one chart")
-    uncovered = int((~member.any(axis=1)).sum())
-    if uncovered:
-        warnings.warn(f"{uncovered} of {len(member)} points have psi_y(x) <= eps = {eps} in "
-                      f"every chart and are left out of the graph; eps < 1/m = {1 / m:.4g} "
-                      "keeps every point", stacklevel=3)
-
-
-def _chart_edge_steps(decoder: _Decoder, chart: int, edges: np.ndarray,
-                      node_latent: torch.Tensor, node_images: torch.Tensor,
-                      n_steps: int, batch_size: int) -> np.ndarray:
-    """(E, n_steps) eq. (10) terms of chart ``chart``'s edges, node images reused."""
-    u, v = torch.from_numpy(edges[:, 0]), torch.from_numpy(edges[:, 1])
-    return _step_lengths(lambda z: decoder(z, chart), node_latent[u], node_latent[v],
-                         node_images[u], node_images[v], n_steps, batch_size)
-
-
-def _cross_chart_edges(member: np.ndarray, chart_offsets: np.ndarray) -> np.ndarray:
-    """(E, 2) node pairs joining the nodes of the same data point in charts i < j."""
-    node_of = np.full(member.shape, -1, dtype=np.int64)
-    for y in range(member.shape[1]):
-        node_of[member[:, y], y] = np.arange(chart_offsets[y], chart_offsets[y + 1])
-    pairs = [np.stack([node_of[both, i], node_of[both, j]], axis=1)
-             for i in range(member.shape[1]) for j in range(i + 1, member.shape[1])
-             for both in [member[:, i] & member[:, j]]]
-    return np.concatenate(pairs).astype(np.int64) if pairs else np.zeros((0, 2), np.int64)

@@ -6,11 +6,12 @@ Derived in {ref}`sec-graph-geodesics`.
 from __future__ import annotations
 
 import contextlib
-import heapq
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from atlasnb.geodesics._common import _check_values, _Decoder, _evaluating, _psi_and_codes
 from atlasnb.geodesics.curve import _step_lengths
@@ -189,9 +190,10 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
     bound. Evaluated graph edges stay evaluated for later queries. The
     heuristic h(n) = min over goal images ||G(n) - G(goal)||_2 never
     overestimates (every weight is at least the chord of its edge, so the
-    triangle inequality applies). End points in different connected
-    components raise :class:`DisconnectedGraphError`. Derived in
-    {ref}`sec-graph-geodesics`.
+    triangle inequality applies); each search runs A* as Dijkstra's algorithm
+    on the reduced weights w(u, v) - h(u) + h(v), in C (scipy.sparse.csgraph).
+    End points in different connected components raise
+    :class:`DisconnectedGraphError`. Derived in {ref}`sec-graph-geodesics`.
     """
     if not isinstance(graph, AtlasGraph):
         raise TypeError(f"graph must be an AtlasGraph from build_atlas_graph, "
@@ -206,29 +208,18 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
         goals = _place(query, end, "end", insert)
     _check_connected(query, sources, goals)
 
-    graph_decoded = graph.n_decoded
     n_evaluated, n_searches = 0, 0
-    h = _Heuristic(query, goals)
-    weights = graph.edge_weights.tolist() + query.weights
+    search = _Search(query, sources, goals)
     while True:
         n_searches += 1
-        route, edge_ids = _astar(query, weights, h, sources, goals)
+        route, edge_ids = search.run()
         pending = [e for e in edge_ids if not _exact(query, e)]
         if not pending:
             break
         n_evaluated += len(pending)
-        n_edges = len(graph.edges)
-        on_graph = [e for e in pending if e < n_edges]
-        graph.evaluate(on_graph, batch_size)
-        for e in on_graph:
-            weights[e] = float(graph.edge_weights[e])
-        extra = [e - n_edges for e in pending if e >= n_edges]
-        if extra:
-            with _evaluating(graph.model):
-                _evaluate_extra(query, extra)
-            for j in extra:
-                weights[n_edges + j] = query.weights[j]
-    n_decoded = decoder.n_decoded + graph.n_decoded - graph_decoded
+        with _evaluating(graph.model):
+            _evaluate_path(query, pending)
+    n_decoded = decoder.n_decoded  # end points and every edge evaluated
     return _make_path(query, route, edge_ids, n_decoded, n_evaluated, n_searches)
 
 
@@ -238,70 +229,101 @@ def _exact(query: _Query, e: int) -> bool:
         query.steps[e - n_edges] is not None
 
 
-def _evaluate_extra(query: _Query, extra: list) -> None:
-    """Evaluate the eq. (10) weights of end-point edges ``extra`` (each from a new
-    vertex to a node of its chart), one batch per chart."""
+def _evaluate_path(query: _Query, pending: list) -> None:
+    """Evaluate the eq. (10) weights of a found path's not-yet-exact edges
+    ``pending``, graph edges (kept in the graph) and end-point edges alike, in one
+    decoding batch per chart."""
     graph = query.graph
-    charts = [query.chart(query.ends[j][0]) for j in extra]
+    n_edges = len(graph.edges)
+    ends = [tuple(graph.edges[e].tolist()) if e < n_edges else query.ends[e - n_edges]
+            for e in pending]
+    charts = [query.chart(a) for a, _ in ends]
     for chart in sorted(set(charts)):
-        chosen = [j for j, y in zip(extra, charts) if y == chart]
-        a = [query.ends[j][0] for j in chosen]
-        b = [query.ends[j][1] for j in chosen]
+        chosen = [i for i, y in enumerate(charts) if y == chart]
+        a = [ends[i][0] for i in chosen]
+        b = [ends[i][1] for i in chosen]
         steps = _step_lengths(lambda z: query.decoder(z, chart),
                               torch.stack([query.latent(v) for v in a]),
                               torch.stack([query.latent(v) for v in b]),
                               torch.stack([query.image(v) for v in a]),
                               torch.stack([query.image(v) for v in b]),
                               graph.n_steps, query.decoder.batch_size)
-        for j, row in zip(chosen, steps):
-            query.steps[j] = row
-            query.weights[j] = float(row.sum())
+        on_graph = [k for k, i in enumerate(chosen) if pending[i] < n_edges]
+        if on_graph:
+            graph._set_exact(np.array([pending[chosen[k]] for k in on_graph]),
+                             steps[on_graph], len(on_graph) * (graph.n_steps - 1))
+        for k, i in enumerate(chosen):
+            if pending[i] >= n_edges:
+                j = pending[i] - n_edges
+                query.steps[j] = steps[k]
+                query.weights[j] = float(steps[k].sum())
 
 
-def _astar(query: _Query, weights: list, h: dict, sources: list, goals: list):
-    """A* from any source to any goal; returns the vertex route and its edge ids.
+class _Search:
+    """A* from any source to any goal on the best weights known, run in C.
 
-    ``h`` must be consistent (h(u) <= w(u, v) + h(v)), so a vertex is final when
-    first taken from the heap. Among equal g + h the vertex with the larger g goes
-    first: lower-bound weights and the straight-line h make long plateaus of equal
-    g + h towards the goal, and going deep along them reaches it soonest.
+    A* with a consistent heuristic h is Dijkstra's algorithm on the reduced
+    weights w(u, v) - h(u) + h(v) >= 0 (the order in which A* settles vertices
+    is the order of g + h); so each search is one call of
+    ``scipy.sparse.csgraph.dijkstra`` on the query's directed graph with those
+    weights, from a super-source joined to each source s by h(s) - min h.
+    h(v) = min over goal images ||G(v) - G(goal)||_2 is computed once per query
+    for every vertex (exact norms in float64) and vanishes at the goals, so the
+    reduced distance of a goal plus min h is its length g. The layout (rows,
+    columns, edge id of each directed entry: the graph's, cached, and the end
+    points') is built once per query; a search only refreshes the weights,
+    which change as edges are evaluated. A reduced weight a rounding below 0
+    counts as 0.
     """
-    graph = query.graph
-    n, n_edges = graph.n_nodes, len(graph.edges)
-    neighbours, edge_ids = graph.neighbours()
-    extra: dict = {}
-    for j, (a, b) in enumerate(query.ends):
-        extra.setdefault(a, []).append((b, n_edges + j))
-        extra.setdefault(b, []).append((a, n_edges + j))
-    goal_set = set(goals)
-    distance = {s: 0.0 for s in sources}
-    parent = {s: (-1, -1) for s in sources}
-    heap = [(h[s], -0.0, s) for s in sources]
-    heapq.heapify(heap)
-    closed = set()
-    while heap:
-        _, g, u = heapq.heappop(heap)
-        g = -g
-        if u in closed:
-            continue
-        if u in goal_set:
-            route, used = [u], []
-            while parent[u][0] >= 0:
-                u, e = parent[u]
-                route.append(u)
-                used.append(e)
-            return route[::-1], used[::-1]
-        closed.add(u)
-        pairs = zip(neighbours[u], edge_ids[u]) if u < n else ()
-        for v, e in (list(pairs) + extra[u]) if u in extra else pairs:
-            if v in closed:
-                continue
-            d = g + weights[e]
-            if d < distance.get(v, float("inf")):
-                distance[v] = d
-                parent[v] = (u, e)
-                heapq.heappush(heap, (d + h[v], -d, v))
-    raise DisconnectedGraphError("no path joins start and end")  # _check_connected ran first
+
+    def __init__(self, query: _Query, sources, goals):
+        graph = query.graph
+        self.query, self.goals = query, np.asarray(goals, dtype=np.int64)
+        n_edges, n_vertices = len(graph.edges), graph.n_nodes + len(query.charts)
+        self.source = n_vertices  # the super-source
+        rows, cols, ids = graph.directed_edges()
+        ends = np.asarray(query.ends, dtype=np.int64).reshape(-1, 2)
+        extra_ids = n_edges + np.arange(len(ends))
+        sources = np.asarray(sources, dtype=np.int64)
+        rows = np.concatenate([rows, ends[:, 0], ends[:, 1],
+                               np.full(len(sources), self.source)])
+        cols = np.concatenate([cols, ends[:, 1], ends[:, 0], sources])
+        ids = np.concatenate([ids, extra_ids, extra_ids, np.full(len(sources), -1)])
+        order = np.argsort(rows, kind="stable")  # rows holds a sorted run, then a few more
+        self.rows, self.cols, self.ids = rows[order], cols[order], ids[order]
+        self.indptr = np.searchsorted(self.rows, np.arange(n_vertices + 2))
+        self.shape = (n_vertices + 1, n_vertices + 1)
+        goal_images = [query.image(g).reshape(-1).double() for g in goals]
+        vertex_images = [graph.flat_images()]
+        if query.images:
+            vertex_images.append(torch.stack(query.images).reshape(
+                len(query.images), -1).double())
+        h = np.concatenate([
+            torch.stack([(images - image).norm(dim=1) for image in goal_images])
+            .min(dim=0).values.numpy() for images in vertex_images])
+        h[self.goals] = 0.0
+        self.h = np.concatenate([h, [h[sources].min()]])
+
+    def run(self) -> tuple[list, list]:
+        """The vertex route of a shortest path from a source to a goal, and its edge ids."""
+        query = self.query
+        weights = np.concatenate([query.graph.edge_weights,
+                                  np.asarray(query.weights, dtype=float), [0.0]])
+        reduced = weights[self.ids] - self.h[self.rows] + self.h[self.cols]
+        np.maximum(reduced, 0.0, out=reduced)
+        matrix = sparse.csr_matrix((reduced, self.cols, self.indptr), shape=self.shape)
+        distance, parent = csgraph.dijkstra(matrix, indices=self.source,
+                                            return_predecessors=True)
+        goal = int(self.goals[np.argmin(distance[self.goals])])
+        if not np.isfinite(distance[goal]):
+            raise DisconnectedGraphError("no path joins start and end")  # checked before
+        route, used = [goal], []
+        while parent[route[-1]] != self.source:
+            u, v = int(parent[route[-1]]), route[-1]
+            start, stop = self.indptr[u], self.indptr[u + 1]
+            used.append(int(self.ids[start + np.flatnonzero(self.cols[start:stop] == v)[0]]))
+            route.append(u)
+        return route[::-1], used[::-1]
 
 
 def _check_connected(query: _Query, sources, goals) -> None:
@@ -328,24 +350,6 @@ def _check_connected(query: _Query, sources, goals) -> None:
             f"start and end lie in different connected components of the graph, which has "
             f"{len(sizes)}: start in component {describe(start_parts)}, end in component "
             f"{describe(end_parts)}; no path joins them (raise k or sample more points)")
-
-
-class _Heuristic(dict):
-    """h(v) = min over goal images of ||G(v) - G(goal)||_2, computed when A* first asks
-    for vertex v (exact norms of differences in float64) and kept for the query."""
-
-    def __init__(self, query: _Query, goals):
-        super().__init__()
-        self.query, self.flat = query, query.graph.flat_images().numpy()
-        self.goals = np.stack([query.image(g).reshape(-1).double().numpy() for g in goals])
-
-    def __missing__(self, v: int) -> float:
-        n = self.query.graph.n_nodes
-        image = self.flat[v] if v < n else \
-            self.query.images[v - n].reshape(-1).double().numpy()
-        value = float(np.linalg.norm(image[None, :] - self.goals, axis=1).min())
-        self[v] = value
-        return value
 
 
 def _make_path(query: _Query, route, edge_ids, n_decoded: int, n_evaluated: int,
