@@ -11,11 +11,13 @@ import time
 
 import nbformat
 import pytest
+import torch
 
 from atlasnb.__main__ import main, scheduler_address
 from atlasnb.book.chapters import BOOK_ROOT
 from atlasnb.book.prepare import book_configs, prepare
-from atlasnb.book.sweep import Outcome, Point, execute, grid, print_summary, sweep_tasks
+from atlasnb.book.sweep import (Outcome, Point, chapter_points, execute, grid, print_summary,
+                                sweep_tasks, train_point)
 from atlasnb.config import make_config
 from atlasnb.runs import run_path
 
@@ -27,13 +29,21 @@ def run(root, points, workers=None):
     """The sweep's outcomes for ``points`` with ``root`` as runs folder, by point."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ATLASNB_RUNS", str(root))
-        # One thread in the sequential kernels too, as in each Dask worker of a 2-core
-        # machine: the same arithmetic, hence the same numbers.
+        # One thread in the sequential sweep too, as in each Dask worker of a 2-core
+        # machine: the same arithmetic, hence the same numbers. Its trainings run in
+        # this process, its chapters in kernels.
         patch.setenv("OMP_NUM_THREADS", "1")
-        outcomes, interrupted = execute(sweep_tasks(points, SCALE, BOOK_ROOT), SCALE,
-                                        workers=workers)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            outcomes, interrupted = execute(sweep_tasks(points, SCALE, BOOK_ROOT), SCALE,
+                                            workers=workers)
+        finally:
+            torch.set_num_threads(threads)
     assert not interrupted
-    return {outcome.point: outcome for outcome in outcomes}
+    trained = [o for o in outcomes if o.kind == "train"]
+    assert len(trained) == len({o.point for o in trained}), "a model was trained twice"
+    return {outcome.point: outcome for outcome in outcomes if outcome.kind == "chapter"}
 
 
 def folder(root, point):
@@ -89,7 +99,36 @@ def test_dask_sweep_matches_sequential_reuses_and_reports_failures(sequential, t
     assert "seed" in failure.error  # the notebook's message, not a cut banner
     assert print_summary(list(second.values()), len(second)) == 1
     printed = capsys.readouterr().out
-    assert "1 configuration(s) failed" in printed and failure.notebook in printed
+    # The broken point's training fails (written as it happens), then its chapter,
+    # whose notebook the summary names.
+    assert f"FAILED train {broken.label()}: ConfigMismatchError" in printed
+    assert "1 task(s) failed" in printed and failure.notebook in printed
+
+
+def test_sweep_trains_each_model_once_before_the_chapters_that_load_it():
+    tasks = sweep_tasks(POINTS, SCALE, BOOK_ROOT)
+    trainings = [t for t in tasks if t.function is train_point]
+    chapters = tasks[len(trainings):]
+    assert [t.point for t in chapters] == POINTS
+    # Per-chart models of both data sets for m = 1, 2, and the joint reading for m = 2.
+    joint = (("latent_penalty", "joint"),)
+    assert {t.point for t in trainings} == set(POINTS) | {
+        Point(d, 2, 0, joint) for d in ("mnist", "fashion-mnist")}
+    keys = {t.point: t.key for t in trainings}
+    for chapter in chapters:
+        assert set(chapter.after) == {keys[p] for p in chapter_points(chapter.point)}
+    assert set(chapter_points(Point("mnist", 1))) == {Point("mnist", 1),
+                                                      Point("fashion-mnist", 1)}
+    with pytest.raises(ValueError, match="must come after"):
+        execute(chapters[:1], SCALE)
+
+
+def test_chapters_load_only_models_the_sweep_trained_first(sequential):
+    root, _ = sequential
+    trained = {run_path(p.config(SCALE), root).name
+               for point in POINTS for p in chapter_points(point)}
+    on_disk = {f.name for f in root.iterdir() if (f / "config.json").exists()}
+    assert on_disk == trained
 
 
 def test_summary_gives_mean_and_spread_over_seeds(capsys):

@@ -4,9 +4,11 @@ Described in {ref}`sec-intro-running`. A configuration is a data set, a chart co
 and a seed; its run folder ({func}`atlasnb.runs.run_path`) is the unit of work, so a
 finished configuration is reused and an interrupted one resumes. :func:`execute` runs
 a list of :class:`Task` s sequentially, on a local Dask cluster (``workers``) or on an
-existing Dask scheduler (``scheduler``); :func:`sweep` runs the Atlas WAE-GAN chapter
-with papermill for each configuration and :func:`print_summary` reports the metrics,
-their mean and spread over seeds, and every failed configuration with its notebook.
+existing Dask scheduler (``scheduler``), each after the tasks it needs. :func:`sweep`
+first trains every model the Atlas WAE-GAN chapter loads for the configurations
+(:func:`chapter_points`, each model once), then runs the chapter with papermill for
+each configuration; :func:`print_summary` reports the metrics, their mean and spread
+over seeds, and every failed task with its notebook.
 """
 
 from __future__ import annotations
@@ -67,13 +69,20 @@ class Outcome:
     metrics: dict = field(default_factory=dict)
     error: str = ""
     notebook: str = ""
+    #: ``"train"`` for a model trained ahead of the chapters that load it, else the
+    #: kind of task whose metrics the summary shows ("chapter", "prepare").
+    kind: str = ""
+
+    def label(self) -> str:
+        return ("train " if self.kind == "train" else "") + self.point.label()
 
 
 @dataclass(frozen=True)
 class Task:
     """A unit of work: ``function(point, scale, environ, gpus, *args)`` returning an
     :class:`Outcome`; ``key`` names the configuration (one task per key on a cluster);
-    ``folder`` and ``notebook`` say where to look when its worker dies."""
+    ``folder`` and ``notebook`` say where to look when its worker dies; ``after``
+    holds the keys of tasks that must finish first (earlier in the list)."""
 
     key: str
     point: Point
@@ -81,6 +90,7 @@ class Task:
     args: tuple = ()
     folder: str = ""
     notebook: str = ""
+    after: tuple = ()
 
 
 def environment() -> dict:
@@ -123,7 +133,7 @@ def run_point(point: Point, scale: str, environ: dict, gpus: int, book_root: str
     folder = run_path(point.config(scale))
     notebook = folder / f"{SWEEP_CHAPTER}.ipynb"
     chapter = Path(book_root) / "book" / f"{SWEEP_CHAPTER}.md"
-    outcome = Outcome(point, str(folder), ok=False, notebook=str(notebook))
+    outcome = Outcome(point, str(folder), ok=False, notebook=str(notebook), kind="chapter")
     started = time.perf_counter()
     try:
         run_chapter(chapter, notebook, dict(n_charts=point.n_charts, dataset=point.dataset,
@@ -136,6 +146,39 @@ def run_point(point: Point, scale: str, environ: dict, gpus: int, book_root: str
         outcome.error = f"{type(error).__name__}: {error}"
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def train_point(point: Point, scale: str, environ: dict, gpus: int) -> Outcome:
+    """Train (or load) ``point``'s model, ahead of the chapters that load it. A failure
+    is returned, not raised."""
+    enter_environment(environ, gpus)
+    from atlasnb.runs import load_or_train, run_path
+
+    config = point.config(scale)
+    outcome = Outcome(point, str(run_path(config)), ok=False, kind="train")
+    started = time.perf_counter()
+    try:
+        outcome.metrics = dict(load_or_train(config, progress=False).metrics)
+        outcome.ok = True
+    except Exception as error:  # reported with the others, never stops the sweep
+        outcome.error = f"{type(error).__name__}: {error}"
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def chapter_points(point: Point) -> list[Point]:
+    """Every model the Atlas WAE-GAN chapter loads when run for ``point``: its own,
+    the other data set's with the same m and seed (Figures 2a and 2b show both), and
+    for m > 1 the joint reading of the latent penalty (the chapter's comparison)."""
+    from atlasnb.config import DATASETS
+
+    models = [point] + [Point(d, point.n_charts, point.seed, point.overrides)
+                        for d in DATASETS if d != point.dataset]
+    if point.n_charts > 1:
+        overrides = dict(point.overrides, latent_penalty="joint")
+        models.append(Point(point.dataset, point.n_charts, point.seed,
+                            tuple(sorted(overrides.items()))))
+    return models
 
 
 def _read_metrics(folder: Path) -> dict:
@@ -152,23 +195,35 @@ def task_key(kind: str, scale: str, point: Point) -> str:
 
 
 def sweep_tasks(points: list[Point], scale: str, book_root: str | os.PathLike) -> list[Task]:
-    """The sweep's tasks: the Atlas WAE-GAN chapter for every point."""
-    from atlasnb.config import make_config
+    """The sweep's tasks: one training per model any point's chapter loads
+    (:func:`chapter_points`; a model shared by two points is trained once), then the
+    Atlas WAE-GAN chapter for every point, after the trainings of its models. So
+    parallel workers train distinct models instead of waiting on each other's run
+    folders, and the chapters only load."""
     from atlasnb.runs import run_path
 
-    tasks = []
+    trainings: dict[str, Task] = {}
+    chapters = []
     for p in points:
-        folder = run_path(make_config(scale, p.dataset, p.n_charts, seed=p.seed))
-        tasks.append(Task(task_key("chapter", scale, p), p, run_point, (str(book_root),),
-                          str(folder), str(folder / f"{SWEEP_CHAPTER}.ipynb")))
-    return tasks
+        needs = []
+        for model in chapter_points(p):
+            key = task_key("train", scale, model)
+            trainings.setdefault(key, Task(key, model, train_point,
+                                           folder=str(run_path(model.config(scale)))))
+            needs.append(key)
+        folder = run_path(p.config(scale))
+        chapters.append(Task(task_key("chapter", scale, p), p, run_point, (str(book_root),),
+                             str(folder), str(folder / f"{SWEEP_CHAPTER}.ipynb"),
+                             after=tuple(needs)))
+    return list(trainings.values()) + chapters
 
 
 def _failed(task: Task, error: BaseException, seconds: float) -> Outcome:
     """The outcome of a task whose worker died or that raised outside the task."""
     notebook = task.notebook if task.notebook and Path(task.notebook).exists() else ""
+    kind = "train" if task.function is train_point else ""
     return Outcome(task.point, task.folder, ok=False, seconds=seconds,
-                   error=f"{type(error).__name__}: {error}", notebook=notebook)
+                   error=f"{type(error).__name__}: {error}", notebook=notebook, kind=kind)
 
 
 def execute(tasks: list[Task], scale: str, workers: int | None = None,
@@ -187,17 +242,22 @@ def execute(tasks: list[Task], scale: str, workers: int | None = None,
     keys = [task.key for task in tasks]
     if len(set(keys)) != len(keys):
         raise ValueError(f"two tasks share a key: {sorted(k for k in keys if keys.count(k) > 1)}")
+    for i, task in enumerate(tasks):
+        missing = set(task.after) - set(keys[:i])
+        if missing:
+            raise ValueError(f"task {task.key} must come after {sorted(missing)}, which are "
+                             "not earlier in the list")
     environ = environment()
     outcomes: list[Outcome] = []
-    bar = tqdm(total=len(tasks), desc=desc, unit="config")
+    bar = tqdm(total=len(tasks), desc=desc, unit="task")
 
     def finished(outcome: Outcome) -> None:
         outcomes.append(outcome)
         bar.update(1)
         if outcome.ok:
-            bar.write(f"done {outcome.point.label()} in {outcome.seconds:.0f} s")
+            bar.write(f"done {outcome.label()} in {outcome.seconds:.0f} s")
         else:
-            bar.write(f"FAILED {outcome.point.label()}: {outcome.error}"
+            bar.write(f"FAILED {outcome.label()}: {outcome.error}"
                       + (f"\n  notebook: {outcome.notebook}" if outcome.notebook else ""))
 
     try:
@@ -211,6 +271,13 @@ def execute(tasks: list[Task], scale: str, workers: int | None = None,
     finally:
         bar.close()
     return outcomes, False
+
+
+def _after(_needed: list, function: Callable, *args) -> Outcome:
+    """``function(*args)``, run on a worker once the outcomes ``_needed`` are in (Dask
+    waits for the futures passed in it; a failed training does not stop the chapter,
+    which then reports its own error)."""
+    return function(*args)
 
 
 def _execute_dask(tasks, scale, environ, workers, scheduler, finished) -> None:
@@ -239,10 +306,13 @@ def _execute_dask(tasks, scale, environ, workers, scheduler, finished) -> None:
     futures = {}
     try:
         started = time.perf_counter()
+        by_key = {}
         for task in tasks:
-            future = client.submit(task.function, task.point, scale, environ, gpus, *task.args,
-                                   key=task.key, pure=False)
+            needs = [by_key[key] for key in task.after]
+            future = client.submit(_after, needs, task.function, task.point, scale, environ,
+                                   gpus, *task.args, key=task.key, pure=False)
             futures[future] = task
+            by_key[task.key] = future
         for future in as_completed(list(futures)):
             task = futures[future]
             try:
@@ -264,7 +334,7 @@ def print_summary(outcomes: list[Outcome], total: int, interrupted: bool = False
     (0 all finished, 1 some failed, 130 interrupted)."""
     import pandas as pd
 
-    done = [o for o in outcomes if o.ok]
+    done = [o for o in outcomes if o.ok and o.kind != "train"]
     failed = [o for o in outcomes if not o.ok]
     if done:
         rows = pd.DataFrame([
@@ -281,9 +351,9 @@ def print_summary(outcomes: list[Outcome], total: int, interrupted: bool = False
                 print("\nmean ± standard deviation over seeds")
                 print(over_seeds(rows).to_string())
     if failed:
-        print(f"\n{len(failed)} configuration(s) failed:")
+        print(f"\n{len(failed)} task(s) failed:")
         for o in failed:
-            print(f"  {o.point.label()}: {o.error}")
+            print(f"  {o.label()}: {o.error}")
             print(f"    notebook: {o.notebook or '(none written)'}")
             print(f"    run folder: {o.folder}")
     if interrupted:
