@@ -101,9 +101,13 @@ def chart_marginal_kl(psi: torch.Tensor) -> torch.Tensor:
 
 
 def _prior_sample(z_all: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """z ~ N(0, I), one independent draw per row and chart, shaped like ``z_all``."""
-    return torch.randn(z_all.shape, generator=generator, device=z_all.device,
-                       dtype=z_all.dtype)
+    """z ~ N(0, I), one independent draw per row and chart, shaped like ``z_all``.
+
+    Drawn on the generator's device (the trainer's is a CPU generator) and moved to
+    the encodings' device, so a run draws the same samples on a GPU as on the CPU."""
+    device = generator.device if generator is not None else z_all.device
+    return torch.randn(z_all.shape, generator=generator, device=device,
+                       dtype=z_all.dtype).to(z_all.device)
 
 
 def _critic_logits(critic, z_prior: torch.Tensor, z_all: torch.Tensor):

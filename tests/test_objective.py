@@ -239,3 +239,36 @@ def test_autoencoder_loss_uses_the_chosen_cost():
     norms = ((model.decode_all(z_all) - x[:, None]) ** 2).sum((2, 3, 4)).sqrt()
     assert l2["reconstruction"] == pytest.approx((psi * norms).sum(1).mean().item(), rel=1e-5)
     assert squared["reconstruction"] > l2["reconstruction"]  # ~ 784 * 0.1 vs its root
+
+
+def test_prior_samples_come_from_the_generator_device(monkeypatch):
+    # The trainer's generator is a CPU one; on a GPU, torch.randn refuses a CPU
+    # generator with device="cuda". The draw must happen on the generator's device
+    # and only then move to the encodings' device. No GPU here: encodings on the
+    # "meta" device stand for them, and the calls to torch.randn are recorded.
+    import atlasnb.objective as objective
+
+    calls = []
+    randn = torch.randn
+
+    def recording_randn(*args, generator=None, device=None, **kwargs):
+        calls.append((torch.device(device), generator.device))
+        return randn(*args, generator=generator, device=device, **kwargs)
+
+    monkeypatch.setattr(objective.torch, "randn", recording_randn)
+    z_all = torch.empty(B, 2, D, device="meta")
+    sample = objective._prior_sample(z_all, gen())
+    assert calls == [(torch.device("cpu"), torch.device("cpu"))]
+    assert sample.device == z_all.device and sample.shape == z_all.shape
+    # On the CPU the draw is the generator's plain stream.
+    torch.testing.assert_close(objective._prior_sample(torch.empty(B, 2, D), gen()),
+                               randn(B, 2, D, generator=gen()))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_training_step_on_cuda_draws_the_cpu_samples():
+    model, critic, x = setup(2)
+    on_cpu, _ = critic_loss(model, critic, x, generator=gen())
+    model, critic = model.cuda(), critic.cuda()
+    on_gpu, _ = critic_loss(model, critic, x.cuda(), generator=gen())
+    torch.testing.assert_close(on_gpu.cpu(), on_cpu, rtol=1e-4, atol=1e-5)
