@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,9 +132,13 @@ def load_or_build_graph(run: Run, settings: GraphSettings, progress: bool = True
     decoded points."""
     path = graph_path(run, settings)
     if path.exists():
-        saved = torch.load(path, weights_only=True)
-        graph = geodesics.AtlasGraph.from_arrays(run.model, saved["graph"])
-        return graph, saved["statistics"]
+        try:
+            saved = torch.load(path, weights_only=True)
+            graph = geodesics.AtlasGraph.from_arrays(run.model, saved["graph"])
+            return graph, saved["statistics"]
+        except Exception as error:  # empty, truncated, foreign: built again below
+            warnings.warn(f"{path} cannot be read ({runs.first_line(error)}); building "
+                          "the graph again", RuntimeWarning, stacklevel=2)
     x = graph_points(run.config.dataset, settings)
     started = time.perf_counter()
     graph = geodesics.build_atlas_graph(run.model, x, k=settings.k, eps=settings.eps,
@@ -179,10 +184,9 @@ def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True
         settings = dataclasses.replace(settings, insert=insert)
     json_path = run.path / f"geodesics-{settings.key('all')}.json"
     images_path = json_path.with_suffix(".pt")
-    if json_path.exists() and images_path.exists():
-        result = json.loads(json_path.read_text())
-        result["interpolations"] = torch.load(images_path, weights_only=False)
-        return result
+    cached = runs.read_cached(json_path, tensors="interpolations")
+    if cached is not None:
+        return cached
     graph, statistics = load_or_build_graph(run, settings, progress)
     starts, ends = test_pairs(run.config.dataset, settings)
     lengths, distances, changes, failed, interpolations = [], [], [], [], []

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from atlasnb import geodesics
+from atlasnb import geodesics, runs
 from atlasnb.checks import check_int, check_optional_int
 from atlasnb.experiments import (GraphSettings, graph_points, load_or_build_graph,
                                  test_pairs)
@@ -143,10 +143,9 @@ def refinement_experiment(run: Run, graph_settings: GraphSettings,
     """
     json_path = run.path / f"refinement-{settings.key(graph_settings)}.json"
     frames_path = json_path.with_suffix(".pt")
-    if json_path.exists() and frames_path.exists():
-        result = json.loads(json_path.read_text())
-        result["frames"] = torch.load(frames_path, weights_only=False)
-        return result
+    cached = runs.read_cached(json_path, tensors="frames")
+    if cached is not None:
+        return cached
     graph, _ = load_or_build_graph(run, graph_settings, progress)
     reference = graph_points(run.config.dataset, graph_settings)
     starts, ends = test_pairs(run.config.dataset, graph_settings)
@@ -219,8 +218,9 @@ def length_scan(run: Run, graph_settings: GraphSettings, settings: RefineSetting
     Returns one row per (n_points, pair): ``graph``, ``reference``, ``excess``
     (graph / reference - 1)."""
     path = run.path / f"refinement-scan-{settings.key(graph_settings)}.json"
-    if path.exists():
-        return pd.DataFrame(json.loads(path.read_text())["rows"])
+    cached = runs.read_cached(path)
+    if cached is not None and isinstance(cached.get("rows"), list):
+        return pd.DataFrame(cached["rows"])
     n_pairs = min(settings.scan_pairs, len(reference))
     starts, ends = test_pairs(run.config.dataset, graph_settings)
     rows = []

@@ -98,7 +98,7 @@ def _read_json(file: Path):
         raise RunFileError(f"{file} {problem}; {_REMEDY[file.name]}") from error
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     """The error's type and its first sentence (the detail line after a heading)."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     text = lines[0] if lines else ""
@@ -113,7 +113,7 @@ def _load_checkpoint(file: Path, trainer: Trainer, config: TrainConfig) -> None:
     try:
         state = torch.load(file, map_location=trainer.device, weights_only=False)
     except Exception as error:  # truncated zip, another format, unpickling errors
-        raise RunFileError(f"{file} cannot be read as a checkpoint ({_first_line(error)}): it "
+        raise RunFileError(f"{file} cannot be read as a checkpoint ({first_line(error)}): it "
                            f"is truncated or not an atlasnb checkpoint; {remedy}") from error
     missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
@@ -123,7 +123,7 @@ def _load_checkpoint(file: Path, trainer: Trainer, config: TrainConfig) -> None:
         trainer.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError, TypeError) as error:
         raise RunFileError(f"{file} holds weights of another architecture than its config "
-                           f"({_first_line(error)}); {remedy}") from error
+                           f"({first_line(error)}); {remedy}") from error
 
 
 def _stored_metrics(file: Path, model, config: TrainConfig) -> dict | None:
@@ -142,6 +142,34 @@ def _stored_metrics(file: Path, model, config: TrainConfig) -> dict | None:
     warnings.warn(f"{file} {problem}; computing the metrics again (the trained model is kept)",
                   RuntimeWarning, stacklevel=3)
     return None
+
+
+def read_cached(json_path: str | os.PathLike, tensors: str | None = None) -> dict | None:
+    """A result an experiment cached in a run folder: the JSON object in ``json_path``
+    and, with ``tensors``, what ``json_path.with_suffix(".pt")`` holds under that key.
+
+    None when a file is missing, or, with a warning naming the file and what is wrong,
+    when one cannot be read (empty, truncated, not what was written): the caller then
+    computes the result again and overwrites both files. Cached results are derived
+    from the run's model, so nothing is lost.
+    """
+    json_path = Path(json_path)
+    paths = [json_path] + ([json_path.with_suffix(".pt")] if tensors else [])
+    if not all(path.exists() for path in paths):
+        return None
+    current = json_path
+    try:
+        result = json.loads(json_path.read_text())
+        if not isinstance(result, dict):
+            raise ValueError(f"it holds a JSON {type(result).__name__}, not an object")
+        if tensors:
+            current = paths[1]
+            result[tensors] = torch.load(paths[1], weights_only=False)
+    except Exception as error:  # empty, truncated, foreign or unreadable
+        warnings.warn(f"{current} cannot be read ({first_line(error)}); computing the "
+                      "cached result again", RuntimeWarning, stacklevel=2)
+        return None
+    return result
 
 
 def _as_json(data: dict) -> dict:

@@ -244,3 +244,26 @@ def test_figure_3a_counts_failed_pairs_and_figure_3b_needs_no_rows():
     figure = plots.interpolation_panels_figure({"MNIST": []})
     assert not [ax for ax in figure.axes if ax.images]
     plt.close(figure)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "a list"])
+def test_a_damaged_cached_result_is_named_and_computed_again(runs_root, damage):
+    run = tiny_run(2)
+    result = experiments.geodesic_experiment(run, SETTINGS, progress=False)
+    json_file = run.path / f"geodesics-{SETTINGS.key('all')}.json"
+    graph_file = run.path / f"graph-{SETTINGS.key('graph')}.pt"
+    text, data = json_file.read_text(), graph_file.read_bytes()
+    damaged = {"empty": ("", b""), "truncated": (text[:len(text) // 2], data[:len(data) // 2]),
+               "a list": ("[1, 2]", b"[1, 2]")}[damage]
+    json_file.write_text(damaged[0])
+    graph_file.write_bytes(damaged[1])
+    with pytest.warns(RuntimeWarning) as caught:
+        again = experiments.geodesic_experiment(run, SETTINGS, progress=False)
+    messages = " ".join(str(w.message) for w in caught)
+    assert str(json_file) in messages and str(graph_file) in messages
+    np.testing.assert_array_equal(np.array(again["lengths"], dtype=float),
+                                  np.array(result["lengths"], dtype=float))
+    np.testing.assert_array_equal(  # rewritten as first written (NaN: a failed pair)
+        np.array(json.loads(json_file.read_text())["lengths"], dtype=float),
+        np.array(json.loads(text)["lengths"], dtype=float))
+    assert runs.read_cached(json_file, tensors="interpolations") is not None  # rewritten
