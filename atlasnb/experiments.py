@@ -151,6 +151,29 @@ def load_or_build_graph(run: Run, settings: GraphSettings, progress: bool = True
     return graph, statistics
 
 
+def load_or_build_eager_graph(run: Run, settings: GraphSettings,
+                              progress: bool = True) -> geodesics.AtlasGraph:
+    """The graph of :func:`load_or_build_graph` with every eq. (10) weight evaluated:
+    the eager graph of Algorithm 1, against which {ref}`sec-graph-geodesics` checks
+    the lazy search. Made from a copy of the lazy graph (which keeps only the weights
+    its searches evaluated) and kept beside it in the run folder as plain tensors, so
+    it is decoded once; a damaged file is named and made again."""
+    path = run.path / f"graph-eager-{settings.key('graph')}.pt"
+    if path.exists():
+        try:
+            saved = torch.load(path, weights_only=True)
+            return geodesics.AtlasGraph.from_arrays(run.model, saved["graph"])
+        except Exception as error:  # empty, truncated, foreign: made again below
+            warnings.warn(f"{path} cannot be read ({runs.first_line(error)}); building "
+                          "the eager graph again", RuntimeWarning, stacklevel=2)
+    graph, _ = load_or_build_graph(run, settings, progress)
+    eager = geodesics.AtlasGraph.from_arrays(run.model, graph.to_arrays())
+    eager.evaluate_all(progress=progress)
+    atomic_torch_save(path, {"graph": eager.to_arrays(),
+                             "settings": dataclasses.asdict(settings)})
+    return eager
+
+
 def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True,
                         insert: str | None = None) -> dict:
     """Table 1's graph numbers, Figure 3a's path lengths and Figure 3b's interpolations

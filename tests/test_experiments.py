@@ -267,3 +267,26 @@ def test_a_damaged_cached_result_is_named_and_computed_again(runs_root, damage):
         np.array(json.loads(json_file.read_text())["lengths"], dtype=float),
         np.array(json.loads(text)["lengths"], dtype=float))
     assert runs.read_cached(json_file, tensors="interpolations") is not None  # rewritten
+
+
+def test_the_eager_graph_is_decoded_once_and_leaves_the_lazy_cache_lazy(runs_root,
+                                                                       monkeypatch):
+    run = tiny_run(2)
+    graph, _ = experiments.load_or_build_graph(run, SETTINGS, progress=False)
+    lazy_exact = graph.n_exact
+    eager = experiments.load_or_build_eager_graph(run, SETTINGS, progress=False)
+    assert eager.n_exact == len(eager.edges) > lazy_exact
+    expected = geodesics.AtlasGraph.from_arrays(run.model, graph.to_arrays()).evaluate_all()
+    np.testing.assert_allclose(eager.to_arrays()["edge_weights"],
+                               expected.to_arrays()["edge_weights"], rtol=1e-6)
+    again, _ = experiments.load_or_build_graph(run, SETTINGS, progress=False)
+    assert again.n_exact == lazy_exact  # the lazy graph's file is not made eager
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a cached eager graph must not be decoded again")
+
+    monkeypatch.setattr(geodesics.AtlasGraph, "evaluate", no_decoding)
+    cached = experiments.load_or_build_eager_graph(run, SETTINGS, progress=False)
+    assert cached.n_exact == len(cached.edges)
+    np.testing.assert_array_equal(cached.to_arrays()["edge_weights"],
+                                  eager.to_arrays()["edge_weights"])

@@ -24,6 +24,9 @@ BOOK_SEEDS = (0,)
 BOOK_EXTRA_POINTS = (Point("mnist", 8, 0, overrides=(("latent_penalty", "joint"),)),)
 #: Models whose graph paths the experiments chapter refines and scans over N.
 REFINED_POINTS = (Point("mnist", 1, 0), Point("mnist", 8, 0))
+#: The model whose eager graph (every weight decoded) the graph geodesics chapter
+#: checks its lazy search against.
+EAGER_POINTS = (Point("mnist", 8, 0),)
 
 
 def book_configs(scale: str) -> list[Point]:
@@ -72,6 +75,9 @@ def prepare_point(point: Point, scale: str, environ: dict, gpus: int,
                                    pairs=len(result["lengths"]))
         if point in REFINED_POINTS:
             prepare_refinement(run, scale, progress)
+        if point in EAGER_POINTS:
+            experiments.load_or_build_eager_graph(run, experiments.graph_settings(scale),
+                                                  progress)
         outcome.ok = True
     except Exception as error:  # reported with the others, never stops the preparation
         outcome.error = f"{type(error).__name__}: {error}"
