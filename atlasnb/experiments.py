@@ -124,21 +124,31 @@ def save_graph(run: Run, settings: GraphSettings, graph: geodesics.AtlasGraph,
                        "settings": dataclasses.asdict(settings)})
 
 
+def _read_graph(run: Run, path, extra: str | None = None):
+    """(graph, ``saved[extra]``) from the graph file ``path``, the graph attached to
+    ``run``'s model; None when the file is missing, or (with a warning naming it)
+    damaged, so that the caller builds the graph again and overwrites it."""
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, weights_only=True)
+        graph = geodesics.AtlasGraph.from_arrays(run.model, saved["graph"])
+        return graph, (saved[extra] if extra else None)
+    except Exception as error:  # empty, truncated, foreign
+        warnings.warn(f"{path} cannot be read ({runs.first_line(error)}); building the "
+                      "graph again", RuntimeWarning, stacklevel=3)
+        return None
+
+
 def load_or_build_graph(run: Run, settings: GraphSettings, progress: bool = True):
     """The lazy graph of Algorithm 1 for ``run``'s model, built once and kept in the
     run folder as plain tensors (no pickled objects; read with
     ``torch.load(weights_only=True)``) together with the edge weights evaluated
     so far. Returns (graph, statistics); the statistics hold the build's time and
     decoded points."""
-    path = graph_path(run, settings)
-    if path.exists():
-        try:
-            saved = torch.load(path, weights_only=True)
-            graph = geodesics.AtlasGraph.from_arrays(run.model, saved["graph"])
-            return graph, saved["statistics"]
-        except Exception as error:  # empty, truncated, foreign: built again below
-            warnings.warn(f"{path} cannot be read ({runs.first_line(error)}); building "
-                          "the graph again", RuntimeWarning, stacklevel=2)
+    saved = _read_graph(run, graph_path(run, settings), "statistics")
+    if saved is not None:
+        return saved
     x = graph_points(run.config.dataset, settings)
     started = time.perf_counter()
     graph = geodesics.build_atlas_graph(run.model, x, k=settings.k, eps=settings.eps,
@@ -159,13 +169,9 @@ def load_or_build_eager_graph(run: Run, settings: GraphSettings,
     its searches evaluated) and kept beside it in the run folder as plain tensors, so
     it is decoded once; a damaged file is named and made again."""
     path = run.path / f"graph-eager-{settings.key('graph')}.pt"
-    if path.exists():
-        try:
-            saved = torch.load(path, weights_only=True)
-            return geodesics.AtlasGraph.from_arrays(run.model, saved["graph"])
-        except Exception as error:  # empty, truncated, foreign: made again below
-            warnings.warn(f"{path} cannot be read ({runs.first_line(error)}); building "
-                          "the eager graph again", RuntimeWarning, stacklevel=2)
+    saved = _read_graph(run, path)
+    if saved is not None:
+        return saved[0]
     graph, _ = load_or_build_graph(run, settings, progress)
     eager = geodesics.AtlasGraph.from_arrays(run.model, graph.to_arrays())
     eager.evaluate_all(progress=progress)
