@@ -218,8 +218,8 @@ def length_scan(run: Run, graph_settings: GraphSettings, settings: RefineSetting
     Returns one row per (n_points, pair): ``graph``, ``reference``, ``excess``
     (graph / reference - 1)."""
     path = run.path / f"refinement-scan-{settings.key(graph_settings)}.json"
-    cached = runs.read_cached(path)
-    if cached is not None and isinstance(cached.get("rows"), list):
+    cached = runs.read_cached(path, keys=("rows",))
+    if cached is not None:
         return pd.DataFrame(cached["rows"])
     n_pairs = min(settings.scan_pairs, len(reference))
     starts, ends = test_pairs(run.config.dataset, graph_settings)

@@ -144,9 +144,11 @@ def _stored_metrics(file: Path, model, config: TrainConfig) -> dict | None:
     return None
 
 
-def read_cached(json_path: str | os.PathLike, tensors: str | None = None) -> dict | None:
+def read_cached(json_path: str | os.PathLike, tensors: str | None = None,
+                keys: tuple = ()) -> dict | None:
     """A result an experiment cached in a run folder: the JSON object in ``json_path``
-    and, with ``tensors``, what ``json_path.with_suffix(".pt")`` holds under that key.
+    (holding every name in ``keys``) and, with ``tensors``, what
+    ``json_path.with_suffix(".pt")`` holds under that key.
 
     None when a file is missing, or, with a warning naming the file and what is wrong,
     when one cannot be read (empty, truncated, not what was written): the caller then
@@ -162,6 +164,9 @@ def read_cached(json_path: str | os.PathLike, tensors: str | None = None) -> dic
         result = json.loads(json_path.read_text())
         if not isinstance(result, dict):
             raise ValueError(f"it holds a JSON {type(result).__name__}, not an object")
+        missing = [key for key in keys if key not in result]
+        if missing:
+            raise KeyError(f"it lacks {missing}")
         if tensors:
             current = paths[1]
             result[tensors] = torch.load(paths[1], weights_only=False)

@@ -113,3 +113,14 @@ def test_an_unavailable_device_is_refused_not_substituted(tmp_path):
         pytest.skip("CUDA is available here")
     with pytest.raises(ValueError, match=r"device='cuda'.*not available"):
         runs.load_or_train(tiny_config(), path=tmp_path, device="cuda")
+
+
+def test_read_cached_names_a_result_lacking_a_key_and_returns_none(tmp_path):
+    cached = tmp_path / "refinement-scan-x.json"
+    cached.write_text(json.dumps({"version": 1}))
+    with pytest.warns(RuntimeWarning, match=r"refinement-scan-x\.json cannot be read .*"
+                                            r"lacks \['rows'\]"):
+        assert runs.read_cached(cached, keys=("rows",)) is None
+    cached.write_text(json.dumps({"rows": [1]}))
+    assert runs.read_cached(cached, keys=("rows",)) == {"rows": [1]}
+    assert runs.read_cached(tmp_path / "missing.json") is None

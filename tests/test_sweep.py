@@ -16,8 +16,8 @@ import torch
 from atlasnb.__main__ import main, scheduler_address
 from atlasnb.book.chapters import BOOK_ROOT
 from atlasnb.book.prepare import book_configs, prepare
-from atlasnb.book.sweep import (Outcome, Point, chapter_points, execute, grid, print_summary,
-                                sweep_tasks, train_point)
+from atlasnb.book.sweep import (Outcome, Point, _failed, chapter_points, execute, grid,
+                                print_summary, sweep_tasks, train_point)
 from atlasnb.config import make_config
 from atlasnb.runs import run_path
 
@@ -121,6 +121,10 @@ def test_sweep_trains_each_model_once_before_the_chapters_that_load_it():
                                                       Point("fashion-mnist", 1)}
     with pytest.raises(ValueError, match="must come after"):
         execute(chapters[:1], SCALE)
+    # A task whose worker died is reported with its kind, so a chapter stays a chapter.
+    died = RuntimeError("worker died")
+    assert [_failed(t, died, 0.0).kind for t in (trainings[0], chapters[0])] == \
+        ["train", "chapter"]
 
 
 def test_chapters_load_only_models_the_sweep_trained_first(sequential):

@@ -63,7 +63,7 @@ def prepare_point(point: Point, scale: str, environ: dict, gpus: int,
     from atlasnb import experiments, runs
 
     config = point.config(scale)
-    outcome = Outcome(point, str(runs.run_path(config)), ok=False)
+    outcome = Outcome(point, str(runs.run_path(config)), ok=False, kind="prepare")
     started = time.perf_counter()
     try:
         run = runs.load_or_train(config, progress=progress)

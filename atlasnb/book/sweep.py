@@ -69,8 +69,9 @@ class Outcome:
     metrics: dict = field(default_factory=dict)
     error: str = ""
     notebook: str = ""
-    #: ``"train"`` for a model trained ahead of the chapters that load it, else the
-    #: kind of task whose metrics the summary shows ("chapter", "prepare").
+    #: The kind of task, the first word of its key: ``"train"`` for a model trained
+    #: ahead of the chapters that load it (left out of the summary's table),
+    #: ``"chapter"`` or ``"prepare"``.
     kind: str = ""
 
     def label(self) -> str:
@@ -221,9 +222,9 @@ def sweep_tasks(points: list[Point], scale: str, book_root: str | os.PathLike) -
 def _failed(task: Task, error: BaseException, seconds: float) -> Outcome:
     """The outcome of a task whose worker died or that raised outside the task."""
     notebook = task.notebook if task.notebook and Path(task.notebook).exists() else ""
-    kind = "train" if task.function is train_point else ""
     return Outcome(task.point, task.folder, ok=False, seconds=seconds,
-                   error=f"{type(error).__name__}: {error}", notebook=notebook, kind=kind)
+                   error=f"{type(error).__name__}: {error}", notebook=notebook,
+                   kind=task.key.split("-", 1)[0])
 
 
 def execute(tasks: list[Task], scale: str, workers: int | None = None,
@@ -275,8 +276,9 @@ def execute(tasks: list[Task], scale: str, workers: int | None = None,
 
 def _after(_needed: list, function: Callable, *args) -> Outcome:
     """``function(*args)``, run on a worker once the outcomes ``_needed`` are in (Dask
-    waits for the futures passed in it; a failed training does not stop the chapter,
-    which then reports its own error)."""
+    waits for the futures passed in it). A training that returned a failed outcome
+    does not stop the chapter, which then reports its own error; one whose worker
+    died makes Dask report the chapter as failed too."""
     return function(*args)
 
 
