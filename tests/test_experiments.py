@@ -93,7 +93,8 @@ def test_geodesic_experiment_reports_every_pair_and_caches(runs_root, monkeypatc
     assert all(result["chart_changes"][i] == -1 for i in failed)
     solved = np.isfinite(lengths)
     assert solved.any(), "a tiny graph should still join some test pair"
-    assert np.all(lengths[solved] >= distances[solved] * (1 - 1e-9))  # never below the chord
+    # never below the chord
+    assert np.all(lengths[solved] >= distances[solved] * (1 - geodesics.FLOAT32_RTOL))
     statistics = result["statistics"]
     assert statistics["n_points"] == SETTINGS.n_points and statistics["k"] == SETTINGS.k
     assert statistics["nodes"] >= SETTINGS.n_points  # eps < 1/m: every point in a chart
@@ -138,7 +139,9 @@ def test_insertion_in_every_chart_never_gives_longer_paths(runs_root):
     a, b = np.array(own["lengths"], dtype=float), np.array(every["lengths"], dtype=float)
     both = np.isfinite(a) & np.isfinite(b)
     assert both.any()
-    assert np.all(b[both] <= a[both] * (1 + 1e-9))
+    # Where both find the same route, its end-point edges were decoded in other
+    # batches: equal up to float32 rounding, never longer beyond it.
+    assert np.all(b[both] <= a[both] * (1 + geodesics.FLOAT32_RTOL))
 
 
 def test_single_chart_paths_never_change_chart(runs_root):

@@ -15,8 +15,8 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from atlasnb import geodesics, toy
-from atlasnb.geodesics import (DisconnectedGraphError, build_atlas_graph, curve_length,
-                               interpolate, shortest_path)
+from atlasnb.geodesics import (FLOAT32_RTOL, DisconnectedGraphError, build_atlas_graph,
+                               curve_length, interpolate, shortest_path)
 
 N_STEPS = geodesics.DEFAULT_N_STEPS
 
@@ -639,13 +639,17 @@ def test_lazy_equals_eager_on_a_trained_atlas_model(runs_root):
                 shortest_path(eager, start, end)
             continue
         b = shortest_path(eager, start, end)
-        assert a.length == pytest.approx(b.length, rel=1e-5)
+        assert a.length == pytest.approx(b.length, rel=FLOAT32_RTOL)
         np.testing.assert_array_equal(a.nodes, b.nodes)
         solved += 1
     assert solved >= 15
-    assert np.all(lazy.edge_bounds <= eager.edge_weights * (1 + 1e-6))
+    # Float32 decodings round with their batch, by an amount set by the images, not by
+    # the edge: tiny edges are held to the rounding of the graph's largest weight.
+    rounding = FLOAT32_RTOL * eager.edge_weights.max()
+    assert np.all(lazy.edge_bounds <= eager.edge_weights * (1 + FLOAT32_RTOL) + rounding)
     lazy.evaluate_all()
-    np.testing.assert_allclose(lazy.edge_weights, eager.edge_weights, rtol=1e-5)
+    np.testing.assert_allclose(lazy.edge_weights, eager.edge_weights, rtol=FLOAT32_RTOL,
+                               atol=rounding)
 
 
 def test_insert_own_uses_the_most_confident_chart_and_all_is_never_longer(tiny_graph):

@@ -33,7 +33,7 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 importable from here.
 """
 
-from atlasnb.geodesics.curve import DEFAULT_N_STEPS, curve_length
+from atlasnb.geodesics.curve import DEFAULT_N_STEPS, FLOAT32_RTOL, curve_length
 from atlasnb.geodesics.graph import (DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas_graph,
                                      default_eps)
 from atlasnb.geodesics.interpolate import Interpolation, interpolate
@@ -43,7 +43,7 @@ from atlasnb.geodesics.search import (INSERT_MODES, DisconnectedGraphError, Geod
                                       shortest_path)
 from atlasnb.geodesics.statistics import graph_statistics, hop_diameter
 
-__all__ = ["DEFAULT_K", "DEFAULT_N_STEPS", "EPS_CAP", "AtlasGraph", "DisconnectedGraphError",
+__all__ = ["DEFAULT_K", "DEFAULT_N_STEPS", "EPS_CAP", "FLOAT32_RTOL", "AtlasGraph", "DisconnectedGraphError",
            "GeodesicPath", "INSERT_MODES", "Interpolation", "PriorGraph", "build_atlas_graph",
            "build_prior_graph", "curve_length", "default_eps", "graph_statistics",
            "hop_diameter", "interpolate", "measure_path", "prior_memberships", "refine",

@@ -14,6 +14,11 @@ from atlasnb.geodesics._common import _check_int
 
 #: The paper's number of steps n in eq. (10) (section 4).
 DEFAULT_N_STEPS = 15
+#: How far apart two eq. (10) lengths of one path may lie when a float32 model decoded
+#: its points in different batches: the kernels a CPU picks depend on the batch (and on
+#: the thread count), so the same segment rounds differently, by about 1e-7 relatively.
+#: Comparisons of lengths that were computed apart allow this much.
+FLOAT32_RTOL = 1e-5
 
 
 def _step_lengths(decode_chart: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor,

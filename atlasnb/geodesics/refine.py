@@ -241,13 +241,11 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
     point itself) may not fall further.
 
     Both the result and ``path`` are measured as :func:`~atlasnb.geodesics.measure_path` does
-    (eq. (10) with ``measure_steps`` steps on every straight latent segment; a
-    graph path whose segments already hold that many terms, as those of
-    :func:`~atlasnb.geodesics.shortest_path` do with the graph's n, is taken as
-    measured); if
-    the optimisation did not shorten the path, ``path`` itself comes back,
-    re-measured. So the result is never longer than ``path`` measured the same
-    way. The result is a :class:`~atlasnb.geodesics.GeodesicPath` with a chart per point (nodes -1
+    (eq. (10) with ``measure_steps`` steps on every straight latent segment; ``path``
+    is always measured afresh, whatever length it carries); if the optimisation did
+    not shorten the path, ``path`` itself comes back with that measurement. So the
+    result is never longer than ``measure_path(model, path, measure_steps)``, and
+    equal to it when nothing was gained. The result is a :class:`~atlasnb.geodesics.GeodesicPath` with a chart per point (nodes -1
     except the ends), which :func:`atlasnb.geodesics.interpolate` accepts.
     The model is put in eval mode, its parameters are left untouched, and
     gradients are enabled here only. Derived in {ref}`sec-graph-refinement`.
@@ -264,8 +262,10 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if not lr > 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    measured = all(len(s) == measure_steps for s in path.steps)
-    original = path if measured else measure_path(model, path, measure_steps, batch_size)
+    # One measurement for both sides of the comparison below: float32 decodings round
+    # with the batch they are decoded in, so a graph path's own weights (decoded with
+    # other edges) may differ from a re-measurement in the last digits.
+    original = measure_path(model, path, measure_steps, batch_size)
     if len(path.charts) < 2:
         return original
     decoder = _Decoder(model, batch_size)
