@@ -109,10 +109,11 @@ def check_edge_ids(edge_ids, n_edges: int) -> np.ndarray:
                              f"(one per edge), got shape {array.shape}")
         return np.flatnonzero(array).astype(np.int64)
     if array is None or (array.size and not np.issubdtype(array.dtype, np.integer)):
-        shown = None if array is None else array.dtype
+        shown = "None" if array is None else f"{type(edge_ids).__name__} of dtype {array.dtype}"
+        hint = ("; round float ids yourself (e.g. ids.astype(int)) if they are meant"
+                if array is not None and array.dtype.kind == "f" else "")
         raise TypeError(f"edge_ids must be integer edge ids or a boolean mask of length "
-                        f"{n_edges}, got {type(edge_ids).__name__} of dtype {shown}; "
-                        "round float ids yourself (e.g. ids.astype(int)) if they are meant")
+                        f"{n_edges}, got {shown}{hint}")
     ids = np.unique(array.astype(np.int64).ravel())
     if len(ids) and (ids[0] < 0 or ids[-1] >= n_edges):
         raise ValueError(f"edge_ids must lie in [0, {n_edges}), got "
