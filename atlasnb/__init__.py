@@ -14,6 +14,7 @@ Each module holds one idea:
 - :mod:`atlasnb.paths`: relative ``ATLASNB_RUNS`` / ``ATLASNB_DATA`` made absolute
   before chapters run.
 - :mod:`atlasnb.geodesics`: Algorithm 1, A* path search and interpolation.
+- :mod:`atlasnb.fingerprint`: which model a saved graph or cached result belongs to.
 - :mod:`atlasnb.plots`: the figures of the paper.
 """
 

@@ -7,6 +7,8 @@ Python ones are; ``bool`` is never taken for a number).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import numbers
 
 
@@ -27,7 +29,46 @@ def check_optional_int(name: str, value, minimum: int = 0) -> int | None:
 
 
 def check_positive(name: str, value) -> int | float:
-    """``value`` if it is a number > 0 (an int stays an int), else a ValueError."""
+    """``value`` if it is a finite number > 0 (an int stays an int), else a ValueError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
     return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def check_int_at_most(name: str, value, maximum: int, why: str, minimum: int = 1) -> int | None:
+    """None, or an integer in [``minimum``, ``maximum``]; ``why`` says where the
+    maximum comes from (e.g. "the data set has 60,000 training images")."""
+    value = check_optional_int(name, value, minimum)
+    if value is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:,} ({why}), got {value!r}")
+    return value
+
+
+def check_int_sequence(name: str, value, minimum: int = 0) -> tuple[int, ...]:
+    """A list or tuple of integers >= ``minimum`` as a tuple of Python ints."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name} must be a list or tuple of integers >= {minimum}, got "
+                         f"{value!r}; e.g. ({value!r},) for one entry")
+    return tuple(check_int(f"{name} entry", entry, minimum) for entry in value)
+
+
+def check_unit_pair(name: str, value) -> tuple[float, float]:
+    """A pair of numbers in [0, 1) (e.g. Adam's betas) as a tuple of floats."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2 or any(
+            isinstance(b, bool) or not isinstance(b, numbers.Real) or not 0 <= b < 1
+            for b in value):
+        raise ValueError(f"{name} must be two numbers in [0, 1), got {value!r}")
+    return tuple(float(b) for b in value)
+
+
+def replace_settings(settings, **overrides):
+    """``dataclasses.replace(settings, **overrides)``, an unknown name refused with the
+    list of accepted ones."""
+    accepted = sorted(f.name for f in dataclasses.fields(settings))
+    unknown = sorted(set(overrides) - set(accepted))
+    if unknown:
+        raise ValueError(f"unknown {type(settings).__name__} fields {unknown}; "
+                         f"accepted: {accepted}")
+    return dataclasses.replace(settings, **overrides)

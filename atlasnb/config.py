@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import numbers
 from dataclasses import dataclass
 
 from atlasnb.checks import check_int as _check_int
+from atlasnb.checks import (check_int_at_most, check_int_sequence, check_unit_pair)
 from atlasnb.checks import check_positive as _check_positive
 from atlasnb.paper import (ADAM_BETAS, APPENDIX_A, ATLAS_LATENT_DIM, EPOCHS, LAMBDA,
                            TABLE1_WIDTHS, WAE_LATENT_DIM)
@@ -33,6 +33,9 @@ SCALES = ("smoke", "quick", "paper")
 LATENT_PENALTIES = ("joint", "per-chart")
 #: The cost c of eq. (6): ``"squared"`` is ||x - x'||_2^2, ``"l2"`` is ||x - x'||_2.
 RECONSTRUCTION_COSTS = ("squared", "l2")
+#: The training and test set sizes of MNIST and Fashion-MNIST: the most that
+#: ``train_size`` and ``test_size`` can take.
+TRAIN_IMAGES, TEST_IMAGES = 60_000, 10_000
 
 
 def table1_width(n_charts: int) -> int:
@@ -91,18 +94,18 @@ class TrainConfig:
 
         for name in ("n_charts", "width_divisor", "epochs", "batch_size"):
             check(name, 1)
-        for name in ("width", "latent_dim", "train_size", "test_size"):
+        for name in ("width", "latent_dim"):
             check(name, 1, optional=True)
+        for name, size in (("train_size", TRAIN_IMAGES), ("test_size", TEST_IMAGES)):
+            object.__setattr__(self, name, check_int_at_most(
+                name, getattr(self, name), size,
+                f"the data set has {size:,} {name[:-5]} images; None takes them all"))
         check("seed", 0)
         for name in ("lr", "lr_critic", "lam"):
             object.__setattr__(self, name, _check_positive(name, getattr(self, name)))
-        object.__setattr__(self, "lr_halving_epochs", tuple(
-            _check_int("lr_halving_epochs entry", epoch, 1) for epoch in self.lr_halving_epochs))
-        object.__setattr__(self, "adam_betas", tuple(
-            float(b) if isinstance(b, numbers.Real) and not isinstance(b, bool) else b
-            for b in self.adam_betas))
-        if len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
-            raise ValueError(f"adam_betas must be two numbers in [0, 1), got {self.adam_betas!r}")
+        object.__setattr__(self, "lr_halving_epochs",
+                           check_int_sequence("lr_halving_epochs", self.lr_halving_epochs, 1))
+        object.__setattr__(self, "adam_betas", check_unit_pair("adam_betas", self.adam_betas))
 
     @property
     def model_width(self) -> int:

@@ -24,15 +24,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from atlasnb import geodesics, paper, runs
-from atlasnb.checks import check_int
+from atlasnb import geodesics, runs
+from atlasnb.checks import check_int, replace_settings
 from atlasnb.config import make_config
 from atlasnb.data import load_images
+from atlasnb.fingerprint import ModelMismatchError, mismatch, model_fingerprint
+from atlasnb.geodesics._common import _check_eps
 from atlasnb.runs import Run, atomic_torch_save, atomic_write_json
+# Table 1's helpers stay importable from here, where the book has always found them.
+from atlasnb.table1 import (TABLE1_FORMATS, TABLE1_ROWS, column_name,  # noqa: F401
+                            format_table1, table1)
 
 #: Bumped whenever the layout of the cached ``geodesics-<key>`` files changes, so
 #: that an old cache is never read as a new one.
-RESULT_VERSION = 3
+RESULT_VERSION = 4
 #: How the book names each data set in titles and tables.
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
@@ -52,12 +57,12 @@ class GraphSettings:
     insert: str = "own"
 
     def __post_init__(self):
-        for name in ("n_points", "k", "n_steps", "n_pairs", "interpolation_points",
-                     "n_interpolations", "seed"):
-            minimum = 0 if name in ("n_interpolations", "seed") else 1
+        minimums = {"n_points": 1, "k": 1, "n_steps": 1, "n_pairs": 1,
+                    "interpolation_points": 2, "n_interpolations": 0, "seed": 0}
+        for name, minimum in minimums.items():
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum))
-        if self.eps is not None and (isinstance(self.eps, bool) or not 0 <= self.eps < 1):
-            raise ValueError(f"eps must be None or a number in [0, 1), got {self.eps!r}")
+        if self.eps is not None:
+            object.__setattr__(self, "eps", _check_eps(self.eps))
         if self.insert not in geodesics.INSERT_MODES:
             raise ValueError(f"insert must be one of {geodesics.INSERT_MODES}, got "
                              f"{self.insert!r}")
@@ -93,7 +98,7 @@ def graph_settings(scale: str, **overrides) -> GraphSettings:
     """The graph settings of ``scale``, with overrides."""
     if scale not in GRAPH_SCALES:
         raise ValueError(f"scale must be one of {tuple(GRAPH_SCALES)}, got {scale!r}")
-    return dataclasses.replace(GRAPH_SCALES[scale], **overrides)
+    return replace_settings(GRAPH_SCALES[scale], **overrides)
 
 
 def graph_points(dataset: str, settings: GraphSettings) -> torch.Tensor:
@@ -127,13 +132,18 @@ def save_graph(run: Run, settings: GraphSettings, graph: geodesics.AtlasGraph,
 def _read_graph(run: Run, path, extra: str | None = None):
     """(graph, ``saved[extra]``) from the graph file ``path``, the graph attached to
     ``run``'s model; None when the file is missing, or (with a warning naming it)
-    damaged, so that the caller builds the graph again and overwrites it."""
+    damaged or made by another model (its fingerprint differs), so that the caller builds the graph again and overwrites it."""
     if not path.exists():
         return None
     try:
         saved = torch.load(path, weights_only=True)
         graph = geodesics.AtlasGraph.from_arrays(run.model, saved["graph"])
         return graph, (saved[extra] if extra else None)
+    except ModelMismatchError:  # e.g. copied from another run folder
+        warnings.warn(f"{path} holds a graph of another model than this run's "
+                      f"({mismatch(saved['graph']['fingerprint'], run.model)}); building "
+                      "the graph again", RuntimeWarning, stacklevel=3)
+        return None
     except Exception as error:  # empty, truncated, foreign
         warnings.warn(f"{path} cannot be read ({runs.first_line(error)}); building the "
                       "graph again", RuntimeWarning, stacklevel=3)
@@ -210,10 +220,10 @@ def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True
     Used in {ref}`sec-experiments`.
     """
     if insert is not None:
-        settings = dataclasses.replace(settings, insert=insert)
+        settings = replace_settings(settings, insert=insert)
     json_path = run.path / f"geodesics-{settings.key('all')}.json"
     images_path = json_path.with_suffix(".pt")
-    cached = runs.read_cached(json_path, tensors="interpolations")
+    cached = runs.read_cached(json_path, tensors="interpolations", model=run.model)
     if cached is not None:
         return cached
     graph, statistics = load_or_build_graph(run, settings, progress)
@@ -245,7 +255,8 @@ def geodesic_experiment(run: Run, settings: GraphSettings, progress: bool = True
               "chart_changes": changes, "failed_pairs": failed,
               "query_decoded": decoded, "edges_evaluated": evaluated,
               "settings": dataclasses.asdict(settings), "model": run.config.model_name,
-              "run": str(run.path), "version": RESULT_VERSION}
+              "run": str(run.path), "version": RESULT_VERSION,
+              "fingerprint": model_fingerprint(run.model)}
     atomic_torch_save(images_path, interpolations)
     atomic_write_json(json_path, result)
     result["interpolations"] = interpolations
@@ -315,7 +326,7 @@ def collect(scale: str, datasets, chart_counts, seed: int = 0,
     """
     settings = settings if settings is not None else graph_settings(scale)
     if insert is not None:
-        settings = dataclasses.replace(settings, insert=insert)
+        settings = replace_settings(settings, insert=insert)
     rows, length_rows, interpolations = [], [], {}
     for dataset in datasets:
         for m in chart_counts:
@@ -332,66 +343,6 @@ def collect(scale: str, datasets, chart_counts, seed: int = 0,
             interpolations[dataset, m] = result["interpolations"]
     summary = pd.DataFrame(rows).set_index(["dataset", "n_charts"])
     return Collection(summary, pd.DataFrame(length_rows), interpolations, settings)
-
-
-#: Table 1's rows: (our row name, the column of :attr:`Collection.summary`, the
-#: row of ``atlasnb.paper.TABLE1``), "/ N" rows divided by the number of points.
-TABLE1_ROWS = (
-    ("continuous dimension", "latent_dim", "continuous dimension"),
-    ("trainable parameters", "parameters", "trainable parameters"),
-    ("reconstruction error", "reconstruction_error", "reconstruction error"),
-    ("graph nodes", "nodes", "graph nodes"),
-    ("graph nodes / N", "nodes", "graph nodes"),
-    ("graph edges", "edges", "graph edges"),
-    ("graph edges / N", "edges", "graph edges"),
-    ("graph diameter", "hop_diameter", "graph diameter"),
-)
-#: How each row of Table 1 is printed.
-TABLE1_FORMATS = {"continuous dimension": "{:.0f}", "trainable parameters": "{:,.0f}",
-                  "reconstruction error": "{:.4f}", "graph nodes": "{:,.0f}",
-                  "graph nodes / N": "{:.3f}", "graph edges": "{:,.0f}",
-                  "graph edges / N": "{:.2f}", "graph diameter": "{:.0f}"}
-
-
-def column_name(n_charts: int) -> str:
-    """Table 1's column heading: "WAE-GAN" for one chart, else "m = <n_charts>"."""
-    return "WAE-GAN" if n_charts == 1 else f"m = {n_charts}"
-
-
-def table1(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Table 1 for ``dataset``: our value and the paper's for every row and model.
-
-    Rows are a MultiIndex (quantity, "ours" / "paper"); columns are the models in
-    ``summary`` ("WAE-GAN", "m = 2", ...). The "/ N" rows divide by the number of
-    data points in the graph (ours: the ``n_points`` of the run, the paper's:
-    2000), so that graphs built from different N compare fairly. The paper's
-    values are NaN for chart counts it did not report.
-    """
-    models = summary.loc[dataset].sort_index()
-    paper_n = paper.GRAPH_SETTINGS["n_points"]
-    table = {}
-    for name, column, paper_row in TABLE1_ROWS:
-        per_n = name.endswith("/ N")
-        ours = models[column] / models["n_points"] if per_n else models[column]
-        theirs = []
-        for m in models.index:
-            value = paper.table1_value(paper_row, int(m), dataset)
-            theirs.append(np.nan if value is None else value / paper_n if per_n else value)
-        table[name, "ours"] = ours.astype(float).to_numpy()
-        table[name, "paper"] = np.asarray(theirs, dtype=float)
-    frame = pd.DataFrame(table, index=[column_name(int(m)) for m in models.index]).T
-    frame.index.names = ["quantity", "source"]
-    frame.columns.name = "model"
-    return frame
-
-
-def format_table1(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`table1` as strings, each row in its own format ("–" where missing)."""
-    formatted = table.copy().astype(object)
-    for (quantity, source), row in table.iterrows():
-        formatted.loc[(quantity, source)] = [
-            "–" if not np.isfinite(v) else TABLE1_FORMATS[quantity].format(v) for v in row]
-    return formatted
 
 
 def finite(values) -> np.ndarray:

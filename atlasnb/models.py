@@ -55,6 +55,10 @@ IMAGE_SHAPE = (1, 28, 28)
 
 
 # ----------------------------------------------------------------------------- checks
+#: How far outside [0, 1] an image value may lie (rounding) before it is refused.
+PIXEL_TOLERANCE = 1e-4
+
+
 def _check_positive_int(name: str, value) -> int:
     return check_int(name, value, 1)
 
@@ -63,6 +67,13 @@ def _check_images(x: torch.Tensor) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"x must be a batch of images of shape (B, 1, 28, 28), got {shape}")
+    if x.numel() == 0:
+        return
+    low, high = (float(v) for v in torch.aminmax(x.detach()))
+    if not (-PIXEL_TOLERANCE <= low and high <= 1 + PIXEL_TOLERANCE):
+        raise ValueError(f"x holds values from {low:g} to {high:g}, but this model takes "
+                         "images in [0, 1]; convert them first, e.g. x / 255 for images on "
+                         "the 0..255 scale")
 
 
 # ----------------------------------------------------------------------------- layers

@@ -33,15 +33,16 @@ import pandas as pd
 import torch
 
 from atlasnb import geodesics, runs
-from atlasnb.checks import check_int, check_optional_int
+from atlasnb.checks import check_int, check_int_sequence, check_optional_int, replace_settings
 from atlasnb.experiments import (GraphSettings, graph_points, load_or_build_graph,
                                  test_pairs)
+from atlasnb.fingerprint import model_fingerprint
 from atlasnb.geodesics._common import _evaluating, _model_device, _psi_and_codes
 from atlasnb.geodesics.refine import OPTIMISERS, POINTS_PER_RUN
 from atlasnb.runs import Run, atomic_torch_save, atomic_write_json
 
 #: Bumped whenever the layout of the cached ``refinement-<key>`` files changes.
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 KINDS = ("graph", "straight", "refined")
 
 
@@ -61,15 +62,18 @@ class RefineSettings:
     scan_pairs: int = 20
 
     def __post_init__(self):
-        for name in ("points_per_run", "n_iterations", "n_frames", "n_shown", "scan_pairs"):
+        minimums = {"points_per_run": 2, "n_iterations": 0, "n_frames": 2, "n_shown": 0,
+                    "scan_pairs": 0}
+        for name, minimum in minimums.items():
             check = check_optional_int if name == "n_iterations" else check_int
-            object.__setattr__(self, name, check(name, getattr(self, name), 0))
+            object.__setattr__(self, name, check(name, getattr(self, name), minimum))
         if self.optimiser not in OPTIMISERS:
             raise ValueError(f"optimiser must be one of {tuple(OPTIMISERS)}, "
                              f"got {self.optimiser!r}")
-        if not self.scan_points or any(not isinstance(n, int) or n < 2
-                                       for n in self.scan_points):
-            raise ValueError(f"scan_points must be graph sizes >= 2, got {self.scan_points!r}")
+        object.__setattr__(self, "scan_points",
+                           check_int_sequence("scan_points", self.scan_points, 2))
+        if not self.scan_points:
+            raise ValueError("scan_points must hold at least one graph size >= 2, got ()")
 
     def key(self, graph: GraphSettings) -> str:
         """A short hash of these settings, the graph's and the result layout."""
@@ -92,7 +96,7 @@ def refine_settings(scale: str, **overrides) -> RefineSettings:
     """The refinement settings of ``scale``, with overrides."""
     if scale not in REFINE_SCALES:
         raise ValueError(f"scale must be one of {tuple(REFINE_SCALES)}, got {scale!r}")
-    return dataclasses.replace(REFINE_SCALES[scale], **overrides)
+    return replace_settings(REFINE_SCALES[scale], **overrides)
 
 
 def straight_path(model, start: torch.Tensor, end: torch.Tensor, eps: float,
@@ -143,7 +147,7 @@ def refinement_experiment(run: Run, graph_settings: GraphSettings,
     """
     json_path = run.path / f"refinement-{settings.key(graph_settings)}.json"
     frames_path = json_path.with_suffix(".pt")
-    cached = runs.read_cached(json_path, tensors="frames")
+    cached = runs.read_cached(json_path, tensors="frames", model=run.model)
     if cached is not None:
         return cached
     graph, _ = load_or_build_graph(run, graph_settings, progress)
@@ -190,7 +194,7 @@ def refinement_experiment(run: Run, graph_settings: GraphSettings,
     result = {**columns, "model": run.config.model_name, "n_charts": run.config.n_charts,
               "settings": dataclasses.asdict(settings),
               "graph_settings": dataclasses.asdict(graph_settings), "run": str(run.path),
-              "version": RESULT_VERSION}
+              "version": RESULT_VERSION, "fingerprint": model_fingerprint(run.model)}
     atomic_torch_save(frames_path, shown)
     atomic_write_json(json_path, result)
     result["frames"] = shown
@@ -218,7 +222,7 @@ def length_scan(run: Run, graph_settings: GraphSettings, settings: RefineSetting
     Returns one row per (n_points, pair): ``graph``, ``reference``, ``excess``
     (graph / reference - 1)."""
     path = run.path / f"refinement-scan-{settings.key(graph_settings)}.json"
-    cached = runs.read_cached(path, keys=("rows",))
+    cached = runs.read_cached(path, keys=("rows",), model=run.model)
     if cached is not None:
         return pd.DataFrame(cached["rows"])
     n_pairs = min(settings.scan_pairs, len(reference))
@@ -244,5 +248,6 @@ def length_scan(run: Run, graph_settings: GraphSettings, settings: RefineSetting
                          "excess": float(length / reference[i] - 1)})
     atomic_write_json(path, {"rows": rows, "settings": dataclasses.asdict(settings),
                              "graph_settings": dataclasses.asdict(graph_settings),
-                             "version": RESULT_VERSION})
+                             "version": RESULT_VERSION,
+                             "fingerprint": model_fingerprint(run.model)})
     return pd.DataFrame(rows)

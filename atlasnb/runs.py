@@ -11,6 +11,7 @@ waits, then loads it. A damaged or foreign file is named with the way out.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -24,6 +25,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from atlasnb import files, metrics
+from atlasnb.fingerprint import mismatch
 from atlasnb.config import TrainConfig
 from atlasnb.data import load_images
 from atlasnb.reproducibility import choose_device
@@ -36,6 +38,19 @@ def runs_root() -> Path:
         return Path(os.path.abspath(Path(os.environ["ATLASNB_RUNS"]).expanduser()))
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "atlasnb" / "runs"
+
+
+def check_runs_root(root: str | os.PathLike | None = None) -> Path:
+    """The runs folder (``root``, else :func:`runs_root`), made if missing and checked
+    writable before any work starts: a file in its place or a folder that cannot be
+    written is a :class:`RunFolderError` naming it."""
+    root = Path(root) if root is not None else runs_root()
+    if root.exists() and not root.is_dir():
+        raise RunFolderError(errno.ENOTDIR, f"the runs folder {root} is a file, not a "
+                             "folder; point ATLASNB_RUNS at a folder, or move the file away")
+    files.make_folder(root)
+    files.check_writable(root)
+    return root
 
 
 def run_path(config: TrainConfig, root: str | os.PathLike | None = None) -> Path:
@@ -145,14 +160,16 @@ def _stored_metrics(file: Path, model, config: TrainConfig) -> dict | None:
 
 
 def read_cached(json_path: str | os.PathLike, tensors: str | None = None,
-                keys: tuple = ()) -> dict | None:
+                keys: tuple = (), model=None) -> dict | None:
     """A result an experiment cached in a run folder: the JSON object in ``json_path``
     (holding every name in ``keys``) and, with ``tensors``, what
     ``json_path.with_suffix(".pt")`` holds under that key.
 
     None when a file is missing, or, with a warning naming the file and what is wrong,
-    when one cannot be read (empty, truncated, not what was written): the caller then
-    computes the result again and overwrites both files. Cached results are derived
+    when one cannot be read (empty, truncated, not what was written) or, with
+    ``model``, when its ``fingerprint`` is not that model's (a file copied from
+    another run folder): the caller then computes the result again and overwrites
+    both files. Cached results are derived
     from the run's model, so nothing is lost.
     """
     json_path = Path(json_path)
@@ -167,6 +184,12 @@ def read_cached(json_path: str | os.PathLike, tensors: str | None = None,
         missing = [key for key in keys if key not in result]
         if missing:
             raise KeyError(f"it lacks {missing}")
+        differ = mismatch(result.get("fingerprint"), model) if model is not None else None
+        if differ is not None:
+            warnings.warn(f"{json_path} was computed by another model than this run's "
+                          f"({differ}); computing the cached result again",
+                          RuntimeWarning, stacklevel=2)
+            return None
         if tensors:
             current = paths[1]
             result[tensors] = torch.load(paths[1], weights_only=False)
@@ -203,6 +226,13 @@ def load_or_train(config: TrainConfig, path: str | os.PathLike | None = None,
     interruption would), leaving a resumable checkpoint; the returned run then has
     no metrics.
     """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig (from make_config), got "
+                        f"{type(config).__name__}")
+    if path is not None and (not isinstance(path, (str, os.PathLike))
+                             or not os.fspath(path).strip()):
+        raise ValueError(f"path must be a run folder (or None for run_path(config)), got "
+                         f"{path!r}; an empty path would train into the current folder")
     path = Path(path) if path is not None else run_path(config)
     device = choose_device(device)
     with _locked(path):
@@ -225,6 +255,10 @@ def _locked(path: Path):
             raise
         yield
         return
+    if (path / "run.lock").exists() and not (path / "run.lock").is_file():
+        raise RunFolderError(errno.EISDIR, f"{path / 'run.lock'} is not a file (a folder or another "
+                             "kind of entry); it is the run's lock file: remove it and run "
+                             "again")
     lock = FileLock(path / "run.lock", mode=files.file_mode())
     try:
         lock.acquire(timeout=0)

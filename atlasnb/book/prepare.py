@@ -99,7 +99,10 @@ def prepare(scale: str, workers: int | None = None, scheduler: str | None = None
     """Train every model of :func:`book_configs` and run its geodesic experiment,
     sequentially or on Dask; print what finished and failed; return the exit code
     (0 all done, 1 some failed, 130 interrupted: run again to resume)."""
+    from atlasnb.runs import check_runs_root
+
     points = book_configs(scale) if points is None else points
+    check_runs_root()
     sequential = workers is None and scheduler is None
     tasks = prepare_tasks(points, scale, progress=sequential)
     outcomes, interrupted = execute(tasks, scale, workers=workers, scheduler=scheduler,

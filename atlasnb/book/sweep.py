@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+# The summary's names stay importable from here.
+from atlasnb.book.summary import (RESUME_HINT, SUMMARY_METRICS, over_seeds,  # noqa: F401
+                                  print_summary)
+
 SWEEP_CHAPTER = "atlas_wae_gan"
-#: The scalar metrics of ``metrics.json`` shown per configuration and averaged over seeds.
-SUMMARY_METRICS = ("parameters", "reconstruction_error", "confidence_median",
-                   "confidence_mean")
-RESUME_HINT = ("run again to resume (the same command: finished run folders are reused "
-               "and an interrupted training resumes from its last checkpoint)")
 
 
 class SchedulerUnreachable(ConnectionError):
@@ -263,8 +262,11 @@ def execute(tasks: list[Task], scale: str, workers: int | None = None,
 
     try:
         if workers is None and scheduler is None:
+            by_key = {}
             for task in tasks:
-                finished(task.function(task.point, scale, environ, 0, *task.args))
+                by_key[task.key] = _after([by_key[key] for key in task.after], task, scale,
+                                          environ, 0)
+                finished(by_key[task.key])
         else:
             _execute_dask(tasks, scale, environ, workers, scheduler, finished)
     except KeyboardInterrupt:
@@ -274,12 +276,17 @@ def execute(tasks: list[Task], scale: str, workers: int | None = None,
     return outcomes, False
 
 
-def _after(_needed: list, function: Callable, *args) -> Outcome:
-    """``function(*args)``, run on a worker once the outcomes ``_needed`` are in (Dask
-    waits for the futures passed in it). A training that returned a failed outcome
-    does not stop the chapter, which then reports its own error; one whose worker
-    died makes Dask report the chapter as failed too."""
-    return function(*args)
+def _after(_needed: list, task: Task, scale: str, environ: dict, gpus: int) -> Outcome:
+    """``task`` run (on a worker) once the outcomes ``_needed`` of the tasks it comes
+    after are in (Dask waits for the futures passed in it). When one of them failed,
+    the task does not start: its outcome names the failed tasks instead (a worker
+    that died makes Dask report the task as failed too)."""
+    failed = [o for o in _needed if not o.ok]
+    if failed:
+        return Outcome(task.point, task.folder, ok=False, kind=task.key.split("-", 1)[0],
+                       error="not started, as what it needs failed: "
+                             + "; ".join(f"{o.label()} ({o.error})" for o in failed))
+    return task.function(task.point, scale, environ, gpus, *task.args)
 
 
 def _execute_dask(tasks, scale, environ, workers, scheduler, finished) -> None:
@@ -311,8 +318,8 @@ def _execute_dask(tasks, scale, environ, workers, scheduler, finished) -> None:
         by_key = {}
         for task in tasks:
             needs = [by_key[key] for key in task.after]
-            future = client.submit(_after, needs, task.function, task.point, scale, environ,
-                                   gpus, *task.args, key=task.key, pure=False)
+            future = client.submit(_after, needs, task, scale, environ, gpus,
+                                   key=task.key, pure=False)
             futures[future] = task
             by_key[task.key] = future
         for future in as_completed(list(futures)):
@@ -330,64 +337,13 @@ def _execute_dask(tasks, scale, environ, workers, scheduler, finished) -> None:
             cluster.close()
 
 
-def print_summary(outcomes: list[Outcome], total: int, interrupted: bool = False) -> int:
-    """Print one row per finished configuration, the mean and standard deviation over
-    seeds where a configuration has several, then the failures; return the exit code
-    (0 all finished, 1 some failed, 130 interrupted)."""
-    import pandas as pd
-
-    done = [o for o in outcomes if o.ok and o.kind != "train"]
-    failed = [o for o in outcomes if not o.ok]
-    if done:
-        rows = pd.DataFrame([
-            {"dataset": o.point.dataset, "m": o.point.n_charts, "seed": o.point.seed,
-             **{k: o.metrics.get(k, float("nan")) for k in SUMMARY_METRICS},
-             "labels/chart": _spread(o.metrics.get("labels_per_chart")),
-             "seconds": round(o.seconds), "run folder": o.folder} for o in done])
-        rows = rows.sort_values(["dataset", "m", "seed"]).set_index(["dataset", "m", "seed"])
-        with pd.option_context("display.width", 200, "display.max_columns", 20,
-                               "display.max_colwidth", 120, "display.float_format",
-                               "{:.4f}".format):
-            print("\n" + rows.to_string())
-            if rows.reset_index()["seed"].nunique() > 1:
-                print("\nmean ± standard deviation over seeds")
-                print(over_seeds(rows).to_string())
-    if failed:
-        print(f"\n{len(failed)} task(s) failed:")
-        for o in failed:
-            print(f"  {o.label()}: {o.error}")
-            print(f"    notebook: {o.notebook or '(none written)'}")
-            print(f"    run folder: {o.folder}")
-    if interrupted:
-        print(f"\ninterrupted: {len(done)} of {total} configurations finished; {RESUME_HINT}")
-        return 130
-    if failed:
-        return 1
-    print(f"\nall {len(done)} configurations done")
-    return 0
-
-
-def over_seeds(rows):
-    """Per data set and chart count: the seeds finished and, for each metric of
-    :data:`SUMMARY_METRICS`, "mean ± standard deviation" over those seeds."""
-    groups = rows[list(SUMMARY_METRICS)].groupby(level=["dataset", "m"])
-    mean, std = groups.mean(), groups.std()
-    table = groups.size().to_frame("seeds")
-    for name in SUMMARY_METRICS:
-        digits = 0 if name == "parameters" else 4
-        table[name] = [f"{a:,.{digits}f} ± {b:,.{digits}f}"
-                       for a, b in zip(mean[name], std[name])]
-    return table
-
-
-def _spread(values) -> str:
-    return f"{min(values)}-{max(values)}" if values else ""
-
-
 def sweep(points: list[Point], scale: str, book_root: str | os.PathLike,
           workers: int | None = None, scheduler: str | None = None) -> int:
     """Run the Atlas WAE-GAN chapter for every point, print the summary, return the
-    exit code (see :func:`print_summary`)."""
+    exit code (see :func:`print_summary`). The runs folder is checked first."""
+    from atlasnb.runs import check_runs_root
+
+    check_runs_root()
     outcomes, interrupted = execute(sweep_tasks(points, scale, book_root), scale,
                                     workers=workers, scheduler=scheduler)
     return print_summary(outcomes, len(points), interrupted)

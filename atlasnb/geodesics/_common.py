@@ -109,17 +109,6 @@ def _check_values(x: torch.Tensor, name: str, rows: bool = True) -> torch.Tensor
     return x
 
 
-def _check_path_fits(model, path) -> None:
-    """Refuse to decode ``path`` with a model whose charts or latent size differ."""
-    d, charts = path.latents.shape[-1], np.asarray(path.charts)
-    if d != model.latent_dim or (len(charts) and int(charts.max()) >= model.n_charts):
-        raise ValueError(
-            f"the path does not belong to this model: it has latent codes of size {d} in "
-            f"charts up to {int(charts.max()) if len(charts) else '-'} (from 0), the model "
-            f"has latent_dim = {model.latent_dim} and n_charts = {model.n_charts}; "
-            "interpolate with the model (or graph) the path was found in")
-
-
 def _model_device(model) -> torch.device:
     """The device of the model's parameters; CPU for parameter-free models."""
     parameters = getattr(model, "parameters", None)

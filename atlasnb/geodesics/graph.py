@@ -28,6 +28,7 @@ from atlasnb.geodesics._common import (_as_points, _check_cross_edges, _check_ep
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
 from atlasnb.geodesics.edges import (_chart_edge_steps, _check_membership, _chords,
                                      _cross_chart_edges, _knn_edges, _select_nodes)
+from atlasnb.geodesics.validate import check_edge_ids
 # GRAPH_LAYOUT stays importable from here: it names the layout of a saved graph.
 from atlasnb.geodesics.storage import GRAPH_LAYOUT, graph_fields, graph_to_arrays  # noqa: F401
 
@@ -213,10 +214,7 @@ class AtlasGraph:
         batch per chart) and store their eq. (10) weights and terms. Returns the
         number of points decoded (also added to :attr:`n_decoded`)."""
         _check_int("batch_size", batch_size, minimum=1)
-        ids = np.unique(np.asarray(edge_ids, dtype=np.int64).ravel())
-        if len(ids) and (ids[0] < 0 or ids[-1] >= len(self.edges)):
-            raise ValueError(f"edge_ids must lie in [0, {len(self.edges)}), got "
-                             f"{ids[0] if ids[0] < 0 else ids[-1]}")
+        ids = check_edge_ids(edge_ids, len(self.edges))
         ids = ids[~self.edge_exact[ids]]
         if len(ids) == 0:
             return 0
@@ -342,7 +340,10 @@ class AtlasGraph:
 
     @classmethod
     def from_arrays(cls, model, arrays: dict) -> "AtlasGraph":
-        """The graph saved by :meth:`to_arrays`, attached to ``model``."""
+        """The graph saved by :meth:`to_arrays`, attached to ``model``: every array is
+        checked (the first thing wrong is named), and a model other than the one the
+        graph was built from is refused with a
+        :class:`~atlasnb.fingerprint.ModelMismatchError`."""
         return cls(model=model, **graph_fields(model, arrays))
 
 

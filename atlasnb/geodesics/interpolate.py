@@ -12,9 +12,10 @@ import numpy as np
 import torch
 
 from atlasnb.agm import check_agm
-from atlasnb.geodesics._common import _check_int, _check_path_fits, _Decoder, _evaluating
+from atlasnb.geodesics._common import _check_int, _Decoder, _evaluating
 from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.search import GeodesicPath
+from atlasnb.geodesics.validate import check_path
 
 
 @dataclass
@@ -95,8 +96,8 @@ def interpolate(model_or_graph, path: GeodesicPath, n_points: int = 10,
     """
     model = model_or_graph.model if isinstance(model_or_graph, AtlasGraph) else model_or_graph
     check_agm(model)
-    _check_path_fits(model, path)
-    _check_int("n_points", n_points, minimum=1)
+    path = check_path(model, path)
+    _check_int("n_points", n_points, minimum=2)
     positions = np.linspace(0.0, path.length, n_points)
     latents, charts, vertices, labels, cross = zip(*(_place(path, p) for p in positions))
     images = [path.images[v] if v is not None else None for v in vertices]

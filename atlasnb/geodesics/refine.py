@@ -24,6 +24,7 @@ from atlasnb.geodesics._common import _check_eps, _check_int, _Decoder, _evaluat
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS, _step_lengths
 from atlasnb.geodesics.graph import AtlasGraph, default_eps
 from atlasnb.geodesics.search import GeodesicPath
+from atlasnb.geodesics.validate import check_path
 
 #: Steps of eq. (10) on every straight latent segment when a path is measured:
 #: the paper's n, so a graph path's own edge weights are already measured so.
@@ -45,12 +46,6 @@ def _model_and_eps(model_or_graph, eps):
         eps = default_eps(model.n_charts) if eps is None else _check_eps(eps)
     check_agm(model)
     return model, eps
-
-
-def _check_path(path) -> None:
-    if not isinstance(path, GeodesicPath):
-        raise TypeError(f"path must be a GeodesicPath (from shortest_path or refine), "
-                        f"got {type(path).__name__}")
 
 
 def _measured_steps(decoder: _Decoder, charts, latents, images, n_steps: int) -> list:
@@ -77,7 +72,7 @@ def measure_path(model_or_graph, path: GeodesicPath, n_steps: int = MEASURE_STEP
     compare on the same terms. Derived in {ref}`sec-graph-refinement`.
     """
     model, _ = _model_and_eps(model_or_graph, None)
-    _check_path(path)
+    path = check_path(model, path)
     _check_int("n_steps", n_steps, minimum=1)
     decoder = _Decoder(model, batch_size)
     with _evaluating(model):
@@ -251,7 +246,7 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
     gradients are enabled here only. Derived in {ref}`sec-graph-refinement`.
     """
     model, eps = _model_and_eps(model_or_graph, eps)
-    _check_path(path)
+    path = check_path(model, path)
     _check_int("points_per_run", points_per_run, minimum=2)
     if optimiser not in OPTIMISERS:
         raise ValueError(f"optimiser must be one of {tuple(OPTIMISERS)}, got {optimiser!r}")
