@@ -65,7 +65,6 @@ class _Batch:
         self.other = torch.cat([self.chart[before + 1], self.chart[before]])
         self.constrained_curve = self.curve[self.constrained]
         self.free_constrained = self.free[self.constrained]
-        self.floors = torch.zeros(0, device=device)
         self.floors = torch.clamp(self.margins(self.points) * (1 - 1e-9), max=eps)
 
     def rows_of(self, curves: torch.Tensor) -> torch.Tensor:
@@ -104,45 +103,43 @@ class _Batch:
             loss = zeros.index_add(0, owner, chords)
         return torch.where(curves, loss, torch.full_like(loss, float("nan"))), images, rows
 
-    def margins(self, points: torch.Tensor, images=None, rows=None) -> torch.Tensor:
-        """min(psi_i, psi_j) of every constrained row's decoding (no gradient);
-        rows not among ``rows`` (when decodings are given) count as +inf."""
+    def margins(self, points: torch.Tensor) -> torch.Tensor:
+        """min(psi_i, psi_j) of every constrained row's decoding (no gradient)."""
         if len(self.constrained) == 0:
             return torch.zeros(0, device=self.device)
         with torch.no_grad():
-            if images is None:
-                decoded = self.decode(points, self.constrained)
-                present = torch.ones(len(self.constrained), dtype=torch.bool,
-                                     device=self.device)
-            else:
-                where = torch.full((len(self.chart),), -1, dtype=torch.long,
-                                   device=self.device)
-                where[rows] = torch.arange(len(rows), device=self.device)
-                index = where[self.constrained]
-                present = index >= 0
-                decoded = images.detach()[index.clamp_min(0)]
-            psi = self.model.partition(decoded)
+            psi = self.model.partition(self.decode(points, self.constrained))
             own = psi.gather(1, self.chart[self.constrained][:, None])[:, 0]
             other = psi.gather(1, self.other[:, None])[:, 0]
-            margin = torch.minimum(own, other)
-        return torch.where(present, margin, torch.full_like(margin, float("inf")))
+        return torch.minimum(own, other)
 
     def evaluate(self, points: torch.Tensor, curves: torch.Tensor):
-        """(losses, gradient (rows, d) on free rows, margins) at ``points``."""
+        """(losses, gradient (rows, d) on free rows) at ``points``."""
         leaf = points.detach().clone().requires_grad_(True)
-        loss, images, rows = self.losses(leaf, curves)
+        loss, _, _ = self.losses(leaf, curves)
         total = torch.nansum(loss)
         grad = torch.autograd.grad(total, leaf)[0] if total.requires_grad \
             else torch.zeros_like(leaf)
         grad = torch.where(self.free[:, None], grad, torch.zeros_like(grad))
-        return loss.detach(), grad.detach(), self.margins(leaf, images, rows)
+        return loss.detach(), grad.detach()
 
-    def feasible(self, margins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(per curve: all its constrained rows above their floors; per row: below)."""
-        below = (margins <= self.floors) & self.free_constrained
-        bad = torch.zeros(self.n_curves, dtype=torch.bool, device=self.device)
-        bad[self.constrained_curve[below]] = True
-        return ~bad, below
+    def project(self, trial: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
+        """``trial`` with every constrained point of the selected curves that it takes
+        out of its overlap put back where it is now."""
+        if len(self.constrained) == 0:
+            return trial
+        chosen = curves[self.constrained_curve] & self.free_constrained
+        rows = self.constrained[chosen]
+        if len(rows) == 0:
+            return trial
+        with torch.no_grad():
+            psi = self.model.partition(self.decode(trial, rows))
+        own = psi.gather(1, self.chart[rows][:, None])[:, 0]
+        other = psi.gather(1, self.other[chosen][:, None])[:, 0]
+        out = torch.minimum(own, other) <= self.floors[chosen]
+        trial = trial.clone()
+        trial[rows[out]] = self.points[rows[out]]
+        return trial
 
     def dot(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Per-curve inner products of two (rows, d) tables."""
@@ -158,67 +155,67 @@ class _Batch:
         return list(zip(charts, points))
 
 
-def _lbfgs(batch: _Batch, n_iterations: int, tolerance: float, history: int = 10,
-           max_trials: int = 10) -> np.ndarray:
+def _lbfgs(batch: _Batch, n_iterations: int, tolerance: float, groups: torch.Tensor,
+           prune: float, history: int = 10, max_trials: int = 10) -> np.ndarray:
     """L-BFGS for every curve at once, each with its own history, backtracking
-    (Armijo) line search and stop. A trial step that takes a change point out of
-    its overlap fails like one that does not decrease the objective; when a curve's
-    steps keep failing so, the offending change points are held where they are.
-    Returns the iterations each curve ran."""
+    (Armijo) line search and stop. A trial step is projected: a constrained point
+    it would take out of its overlap stays where it was. From the third iteration
+    on, a curve whose length estimate (the root of its energy, or its chord sum)
+    exceeds the best of its group (``groups``: the candidates of one path) by more
+    than the fraction ``prune`` stops. Returns the iterations each curve ran."""
     c = batch.n_curves
-    held = ~batch.free.clone()
     active = torch.ones(c, dtype=torch.bool, device=batch.device)
-    loss, grad, _ = batch.evaluate(batch.points, active)
+    loss, grad = batch.evaluate(batch.points, active)
     memory, iterations = [], np.zeros(c, dtype=int)
     for iteration in range(n_iterations):
+        if iteration >= 2 and prune is not None:
+            active &= ~_outrun(batch, loss, groups, prune)
         if not bool(active.any()):
             break
-        grad = torch.where(held[:, None], torch.zeros_like(grad), grad)
         direction = -_two_loop(batch, grad, memory)
-        direction = torch.where(held[:, None], torch.zeros_like(direction), direction)
         slope = batch.dot(grad, direction)
-        steep = slope < 0
-        active &= steep
+        active &= slope < 0
         first = torch.clamp(1 / batch.dot(grad.abs(), torch.ones_like(grad)), max=1.0)
         step = first if iteration == 0 else torch.ones(c, dtype=grad.dtype,
                                                        device=batch.device)
         waiting, accepted = active.clone(), torch.zeros_like(active)
         new_points, new_grad, new_loss = batch.points.clone(), grad.clone(), loss.clone()
-        offending = torch.zeros(len(batch.constrained), dtype=torch.bool, device=batch.device)
         for _ in range(max_trials):
             if not bool(waiting.any()):
                 break
             move = torch.where(waiting[batch.curve], step[batch.curve], 0)[:, None]
-            trial = batch.points + move * direction
-            trial_loss, trial_grad, margins = batch.evaluate(trial, waiting)
-            inside, below = batch.feasible(margins)
-            ok = waiting & inside & torch.isfinite(trial_loss) & \
-                (trial_loss <= loss + 1e-4 * step * slope)
+            trial = batch.project(batch.points + move * direction, waiting)
+            trial_loss, trial_grad = batch.evaluate(trial, waiting)
+            gain = batch.dot(grad, trial - batch.points)
+            ok = waiting & torch.isfinite(trial_loss) & (trial_loss <= loss + 1e-4 * gain)
             rows = ok[batch.curve]
             new_points[rows] = trial[rows]
             new_grad[rows] = trial_grad[rows]
             new_loss[ok] = trial_loss[ok]
             accepted |= ok
-            offending = below & waiting[batch.constrained_curve] & ~ok[batch.constrained_curve]
             waiting &= ~ok
             step = torch.where(waiting, step / 2, step)
         iterations[active.cpu().numpy()] += 1
-        stuck = waiting  # no acceptable step: hold offending change points, or stop
-        blocked = torch.zeros_like(stuck)
-        blocked[batch.constrained_curve[offending]] = True
-        held[batch.constrained[offending]] = True
-        active &= ~(stuck & ~blocked)
+        active &= ~waiting  # no acceptable step: stop
         s, y = new_points - batch.points, new_grad - grad
         ys = batch.dot(y, s)
-        valid = accepted & (ys > 1e-10)
-        memory = [(s_, y_, ys_, v & ~blocked) for s_, y_, ys_, v in memory]
-        memory.append((s, y, ys, valid))
+        memory.append((s, y, ys, accepted & (ys > 1e-10)))
         memory = memory[-history:]
-        decrease = loss - new_loss
-        converged = accepted & (decrease <= tolerance * new_loss.abs())
+        converged = accepted & (loss - new_loss <= tolerance * new_loss.abs())
         batch.points, grad, loss = new_points, new_grad, new_loss
         active &= ~converged
     return iterations
+
+
+def _outrun(batch: _Batch, loss: torch.Tensor, groups: torch.Tensor,
+            prune: float) -> torch.Tensor:
+    """(C,) True for curves whose length estimate exceeds their group's best by more
+    than the fraction ``prune``."""
+    estimate = loss.sqrt() if batch.objective == "energy" else loss
+    best = torch.full((int(groups.max()) + 1,), float("inf"), dtype=estimate.dtype,
+                      device=batch.device)
+    best = best.scatter_reduce(0, groups, estimate, reduce="amin")
+    return estimate > (1 + prune) * best[groups]
 
 
 def _two_loop(batch: _Batch, grad: torch.Tensor, memory: list) -> torch.Tensor:
@@ -252,7 +249,7 @@ def _adam(batch: _Batch, n_iterations: int, lr: float, tolerance: float,
     first, second = torch.zeros_like(batch.points), torch.zeros_like(batch.points)
     history, iterations = [], np.zeros(c, dtype=int)
     for step in range(1, n_iterations + 1):
-        loss, grad, _ = batch.evaluate(batch.points, active)
+        loss, grad = batch.evaluate(batch.points, active)
         history.append(loss)
         if len(history) > 10:
             settled = (history[-11] - loss).abs() <= tolerance * loss
@@ -265,24 +262,23 @@ def _adam(batch: _Batch, n_iterations: int, lr: float, tolerance: float,
         second = torch.where(rows, betas[1] * second + (1 - betas[1]) * grad ** 2, second)
         update = lr * (first / (1 - betas[0] ** step)) / \
             ((second / (1 - betas[1] ** step)).sqrt() + eps)
-        before = batch.points
-        moved = torch.where(rows & batch.free[:, None], before - update, before)
-        if len(batch.constrained):
-            _, below = batch.feasible(batch.margins(moved))
-            back = batch.constrained[below]
-            moved[back] = before[back]
-        batch.points = moved
+        moved = torch.where(rows & batch.free[:, None], batch.points - update, batch.points)
+        batch.points = batch.project(moved, active)
     return iterations
 
 
 def optimise_curves(model, curves: list, eps: float, objective: str, optimiser: str,
-                    n_iterations: int, lr: float, tolerance: float, device) -> tuple:
+                    n_iterations: int, lr: float, tolerance: float, device,
+                    groups=None, prune: float | None = None) -> tuple:
     """Shorten every curve (charts, points) at once; returns the curves moved
-    (charts, points, images) and the iterations each ran."""
+    (charts, points) and the iterations each ran. L-BFGS stops curves outrun by
+    more than ``prune`` within their group (``groups``: an id per curve)."""
     with _gradients_through(model):
         batch = _Batch(model, curves, eps, objective, device)
         if optimiser == "lbfgs":
-            iterations = _lbfgs(batch, n_iterations, tolerance)
+            groups = torch.as_tensor(np.zeros(len(curves), int) if groups is None
+                                     else np.asarray(groups), device=device)
+            iterations = _lbfgs(batch, n_iterations, tolerance, groups, prune)
         else:
             iterations = _adam(batch, n_iterations, lr, tolerance)
     return batch.curves(), iterations

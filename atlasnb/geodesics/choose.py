@@ -21,9 +21,15 @@ import torch
 
 from atlasnb.geodesics._common import _check_int, _Decoder, _evaluating
 from atlasnb.geodesics.batch import measure_polylines, optimise_curves
+from atlasnb.geodesics.curve import FLOAT32_RTOL
 from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.many import alternative_paths, chart_sequence
 from atlasnb.geodesics.path import GeodesicPath
+
+
+#: A candidate whose length estimate exceeds the best of its path's candidates by
+#: more than this fraction stops refining (from the third L-BFGS iteration on).
+PRUNE = 0.1
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,8 @@ def _run(model, plans: list, decoder: _Decoder, settings: dict, eps: float) -> N
     curves, _ = optimise_curves(model, [p.curve for p in moving], eps,
                                 settings["objective"], settings["optimiser"],
                                 settings["n_iterations"], settings["lr"],
-                                settings["tolerance"], decoder.device)
+                                settings["tolerance"], decoder.device,
+                                groups=[p.path for p in moving], prune=PRUNE)
     with _evaluating(model):
         images = _decode_many(decoder, curves)
         polylines = [(c, z, im) for (c, z), im in zip(curves, images)]
@@ -186,11 +193,19 @@ def _merged(model, plan: _Plan, placements, eps: float) -> tuple | None:
     return (charts, latents) if changed else None
 
 
-def choose(model_or_graph, model, paths: list, originals: list, settings: dict,
-           eps: float, choose_charts: bool, n_alternatives: int) -> list:
+def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
+           choose_charts: bool, n_alternatives: int) -> list:
     """Refine every candidate of every path and return, per path, the shortest of
-    all starts and refined curves, the measured ``originals`` winning ties."""
+    all starts and refined curves, or the path itself (measured afresh) when none is
+    shorter."""
+    from atlasnb.geodesics.refine import measure_path
+
     decoder = _Decoder(model, settings["batch_size"])
+    steps = settings["measure_steps"]
+    # A path whose steps are the measurement (n steps a segment, summing to its length,
+    # as the search gives them) is compared as it is; any other is measured now.
+    originals = [path if _measured(path, steps) else measure_path(model, path, steps)
+                 for path in paths]
     plans = _plans(model_or_graph, paths, settings["points_per_run"], choose_charts,
                    n_alternatives, settings["batch_size"])
     starts = [p for p in plans if p.kind != "graph"]
@@ -200,16 +215,14 @@ def choose(model_or_graph, model, paths: list, originals: list, settings: dict,
             for p, images in zip(missing, _decode_many(decoder, [p.start[:2] for p in
                                                                  missing])):
                 p.start = p.start[:2] + (images,)
-        measured = measure_polylines(decoder, [p.start for p in starts],
-                                     settings["measure_steps"])
+        measured = measure_polylines(decoder, [p.start for p in starts], steps)
     for p, terms in zip(starts, measured):
         p.start = p.start + (terms,)
         p.start_length = float(sum(t.sum() for t in terms))
     for p in plans:
         if p.kind == "graph":
-            p.start = (originals[p.path].charts, originals[p.path].latents,
-                       originals[p.path].images, originals[p.path].steps)
-            p.start_length = originals[p.path].length
+            o = originals[p.path]
+            p.start, p.start_length = (o.charts, o.latents, o.images, o.steps), o.length
     _run(model, plans, decoder, settings, eps)
     if choose_charts:
         merged = []
@@ -222,28 +235,57 @@ def choose(model_or_graph, model, paths: list, originals: list, settings: dict,
                     merged.append(_Plan("merged", i, None, curve))
         _run(model, merged, decoder, settings, eps)
         plans += merged
-    return [_result(paths[i], originals[i], [p for p in plans if p.path == i], decoder)
-            for i in range(len(paths))]
+    results = []
+    for i, path in enumerate(paths):
+        mine = [p for p in plans if p.path == i]
+        original = originals[i]
+        # Measured apart, two lengths of one path agree to FLOAT32_RTOL: a candidate
+        # that much shorter than the path is shorter than any measurement of it.
+        fresh = original is not path
+        bound = original.length if fresh else original.length * (1 - FLOAT32_RTOL)
+        result = _result(path, original, mine, decoder, bound)
+        if result is None and not fresh:
+            original = measure_path(model, path, steps)
+            result = _result(path, original, mine, decoder, original.length)
+        results.append(result if result is not None else GeodesicPath(
+            **{**original.__dict__, "candidates": _records(mine)}))
+    return results
+
+
+def _measured(path: GeodesicPath, n_steps: int) -> bool:
+    """Whether ``path`` carries eq. (10) terms of ``n_steps`` a segment, all finite,
+    that sum to its length."""
+    steps = path.steps
+    if len(steps) != len(path.charts) - 1 or any(len(s) != n_steps for s in steps):
+        return False
+    total = float(sum(np.sum(s) for s in steps)) if steps else 0.0
+    return bool(np.isfinite(total)) and abs(total - path.length) <= 1e-12 * max(1.0, total)
+
+
+def _records(plans: list) -> list:
+    return [Candidate(p.kind, chart_sequence(p.refined[0] if p.refined is not None
+                                             else p.start[0]),
+                      p.start_length,
+                      _refined_length(p) if p.refined is not None else float("nan"))
+            for p in plans]
 
 
 def _refined_length(plan: _Plan) -> float:
     return float(sum(t.sum() for t in plan.refined[3]))
 
 
-def _result(path: GeodesicPath, original: GeodesicPath, plans: list,
-            decoder: _Decoder) -> GeodesicPath:
-    """The shortest start or refined curve among ``plans`` as a GeodesicPath."""
-    records, best, best_length = [], None, original.length
+def _result(path: GeodesicPath, original: GeodesicPath, plans: list, decoder: _Decoder,
+            bound: float) -> GeodesicPath | None:
+    """The shortest start or refined curve among ``plans`` shorter than ``bound``, as
+    a GeodesicPath; None if there is none."""
+    best, best_length = None, bound
     for plan in plans:
         refined = _refined_length(plan) if plan.refined is not None else float("nan")
-        charts = plan.refined[0] if plan.refined is not None else plan.start[0]
-        records.append(Candidate(plan.kind, chart_sequence(charts), plan.start_length,
-                                 refined))
         for line, length in ((plan.start, plan.start_length), (plan.refined, refined)):
             if line is not None and length < best_length:
                 best, best_length = line, length
     if best is None:
-        return GeodesicPath(**{**original.__dict__, "candidates": records})
+        return None
     charts, latents, images, steps = best
     charts = np.asarray(charts)
     nodes, data_indices = np.full(len(charts), -1), np.full(len(charts), -1)
@@ -257,7 +299,7 @@ def _result(path: GeodesicPath, original: GeodesicPath, plans: list,
                         data_indices=data_indices, steps=list(steps),
                         cross=charts[1:] != charts[:-1],
                         n_decoded=original.n_decoded + decoder.n_decoded,
-                        placements=path.placements, candidates=records)
+                        placements=path.placements, candidates=_records(plans))
 
 
 def check_alternatives(n_alternatives) -> int:

@@ -210,13 +210,9 @@ def refine_all(model_or_graph, paths: list, points_per_run: int = POINTS_PER_RUN
     if not isinstance(choose_charts, bool):
         raise ValueError(f"choose_charts must be True or False, got {choose_charts!r}")
     check_alternatives(n_alternatives)
-    # One measurement for both sides of the comparison: float32 decodings round with
-    # the batch they are decoded in, so a graph path's own weights (decoded with
-    # other edges) may differ from a re-measurement in the last digits.
-    originals = [measure_path(model, path, measure_steps, batch_size) for path in paths]
     settings = dict(points_per_run=points_per_run, optimiser=optimiser,
                     n_iterations=n_iterations, objective=objective, lr=lr,
                     tolerance=float(tolerance), measure_steps=measure_steps,
                     batch_size=batch_size)
-    return choose(model_or_graph, model, list(paths), originals, settings, eps,
-                  choose_charts, n_alternatives)
+    return choose(model_or_graph, model, list(paths), settings, eps, choose_charts,
+                  n_alternatives)
