@@ -133,12 +133,22 @@ def test_chart_changes_stay_inside_overlaps(case, request):
     model, graph, _, paths, refined = request.getfixturevalue(case)
     assert any(p.cross.any() for p in refined), "the pairs must include a chart change"
     for original, path in zip(paths, refined):
-        assert list(path.charts[np.r_[True, path.cross]]) == \
-            list(original.charts[np.r_[True, original.cross]])
+        sequence = tuple(int(y) for y in path.charts[np.r_[True, path.cross]])
+        assert sequence in {c.charts for c in path.candidates}
         for a in np.flatnonzero(path.cross):
             i, j = path.charts[a], path.charts[a + 1]
-            psi = model.partition(path.images[a][None])[0]
-            assert psi[i] > graph.eps and psi[j] > graph.eps
+            for row in (a, a + 1):  # both points beside the change
+                psi = model.partition(path.images[row][None])[0]
+                assert psi[i] > graph.eps and psi[j] > graph.eps
+
+
+def test_refinement_without_chart_choice_keeps_the_charts(circle_case):
+    _, graph, _, paths, _ = circle_case
+    for original in paths:
+        path = refine(graph, original, choose_charts=False)
+        assert [c.kind for c in path.candidates] == ["graph"]
+        assert list(path.charts[np.r_[True, path.cross]]) == \
+            list(original.charts[np.r_[True, original.cross]])
 
 
 def test_jumps_stay_in_the_length_with_mismatched_charts():

@@ -12,6 +12,9 @@ through the AGM interface (:mod:`atlasnb.agm`): ``n_charts`` (m),
   is the single-chart graph of Chen et al. (2019), by the same code.
 - :func:`shortest_path`: Algorithm 1, part 2, A* with the data-space
   straight-line heuristic, exact on lazy weights.
+- :func:`shortest_paths`: many queries at once, the searches in lockstep.
+- :func:`refine`, :func:`refine_all`: graph paths straightened through the
+  decoders, trying other chart sequences, one path or many at once.
 - :func:`interpolate`: points equally spaced in length along a path, decoded and
   labelled with their chart (Figure 3b).
 - :func:`graph_statistics`: the numbers of Table 1.
@@ -29,7 +32,11 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 :mod:`~atlasnb.geodesics.storage` (a graph saved as tensors),
 :mod:`~atlasnb.geodesics.statistics` (Table 1's numbers),
 :mod:`~atlasnb.geodesics.search` (end points and A*),
-:mod:`~atlasnb.geodesics.validate` (paths and edge ids checked where they enter) and
+:mod:`~atlasnb.geodesics.validate` (paths and edge ids checked where they enter),
+:mod:`~atlasnb.geodesics.many` (many queries at once),
+:mod:`~atlasnb.geodesics.path` (a query's result),
+:mod:`~atlasnb.geodesics.refine`, :mod:`~atlasnb.geodesics.choose` and
+:mod:`~atlasnb.geodesics.batch` (refinement) and
 ``atlasnb/geodesics/interpolate.py`` (Figure 3b's points). The public names are
 importable from here.
 """
@@ -39,13 +46,15 @@ from atlasnb.geodesics.graph import (DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas
                                      default_eps)
 from atlasnb.geodesics.interpolate import Interpolation, interpolate
 from atlasnb.geodesics.prior import PriorGraph, build_prior_graph, prior_memberships
-from atlasnb.geodesics.refine import measure_path, refine
-from atlasnb.geodesics.search import (INSERT_MODES, DisconnectedGraphError, GeodesicPath,
-                                      shortest_path)
+from atlasnb.geodesics.choose import Candidate
+from atlasnb.geodesics.many import shortest_paths
+from atlasnb.geodesics.path import GeodesicPath
+from atlasnb.geodesics.refine import measure_path, refine, refine_all
+from atlasnb.geodesics.search import INSERT_MODES, DisconnectedGraphError, shortest_path
 from atlasnb.geodesics.statistics import graph_statistics, hop_diameter
 
-__all__ = ["DEFAULT_K", "DEFAULT_N_STEPS", "EPS_CAP", "FLOAT32_RTOL", "AtlasGraph", "DisconnectedGraphError",
-           "GeodesicPath", "INSERT_MODES", "Interpolation", "PriorGraph", "build_atlas_graph",
-           "build_prior_graph", "curve_length", "default_eps", "graph_statistics",
-           "hop_diameter", "interpolate", "measure_path", "prior_memberships", "refine",
-           "shortest_path"]
+__all__ = ["DEFAULT_K", "DEFAULT_N_STEPS", "EPS_CAP", "FLOAT32_RTOL", "AtlasGraph", "Candidate",
+           "DisconnectedGraphError", "GeodesicPath", "INSERT_MODES", "Interpolation",
+           "PriorGraph", "build_atlas_graph", "build_prior_graph", "curve_length",
+           "default_eps", "graph_statistics", "hop_diameter", "interpolate", "measure_path",
+           "prior_memberships", "refine", "refine_all", "shortest_path", "shortest_paths"]

@@ -16,6 +16,7 @@ from scipy.sparse import csgraph
 from atlasnb.geodesics._common import _check_values, _Decoder, _evaluating, _psi_and_codes
 from atlasnb.geodesics.curve import _step_lengths
 from atlasnb.geodesics.graph import AtlasGraph
+from atlasnb.geodesics.path import GeodesicPath
 
 #: How a data-point end point enters the graph (see :func:`shortest_path`).
 INSERT_MODES = ("own", "all")
@@ -23,46 +24,6 @@ INSERT_MODES = ("own", "all")
 
 class DisconnectedGraphError(ValueError):
     """The two end points of a path search lie in different connected components."""
-
-
-@dataclass
-class GeodesicPath:
-    """A shortest path through an :class:`AtlasGraph`, end points included.
-
-    Attributes
-    ----------
-    length: the path length, the sum of its edge weights (all exact).
-    nodes: (L,) graph node ids along the path; -1 for an inserted end point.
-    charts: (L,) the chart y of each vertex (numbered from 0).
-    latents: (L, d) the latent code of each vertex in its chart.
-    images: (L, ...) the decoded image G_y(z) of each vertex.
-    data_indices: (L,) index of each vertex's data point in the graph's ``x``;
-        -1 for an inserted end point.
-    steps: L - 1 arrays, the eq. (10) terms of each segment in the direction of
-        travel (n_steps values; a cross-chart segment spreads its weight evenly).
-    cross: (L - 1,) True where a segment changes chart.
-    n_decoded: points this query decoded: the inserted end points' images and
-        every edge interior it evaluated (graph edges and end-point edges).
-    n_evaluated: edges whose eq. (10) weight this query evaluated.
-    n_searches: A* searches run (one more than the evaluation rounds).
-    """
-
-    length: float
-    nodes: np.ndarray
-    charts: np.ndarray
-    latents: torch.Tensor
-    images: torch.Tensor
-    data_indices: np.ndarray
-    steps: list
-    cross: np.ndarray
-    n_decoded: int = 0
-    n_evaluated: int = 0
-    n_searches: int = 0
-
-    @property
-    def segment_lengths(self) -> np.ndarray:
-        """(L - 1,) the length of each segment."""
-        return np.array([s.sum() for s in self.steps])
 
 
 @dataclass
@@ -78,6 +39,7 @@ class _Query:
     ends: list = field(default_factory=list)      # (a, b) of each extra edge
     weights: list = field(default_factory=list)   # best weight known
     steps: list = field(default_factory=list)     # eq. (10) terms, None until evaluated
+    placed: dict = field(default_factory=dict)    # side -> (charts, codes) holding it
 
     def vertex(self, chart: int, latent: torch.Tensor, image=None) -> int:
         if image is None:
@@ -113,6 +75,9 @@ def _place(query: _Query, point, side: str, insert: str) -> list[int]:
         if not 0 <= point < graph.n_nodes:
             raise ValueError(f"{side} as a node id must lie in [0, {graph.n_nodes}), "
                              f"got {point}")
+        same = [int(point)] if graph.node_index[point] < 0 else \
+            np.flatnonzero(graph.node_index == graph.node_index[point]).tolist()
+        query.placed[side] = (graph.node_chart[same], graph.node_latent[same])
         return [int(point)]
     if isinstance(point, tuple):
         if len(point) != 2:
@@ -123,7 +88,9 @@ def _place(query: _Query, point, side: str, insert: str) -> list[int]:
                 or tuple(z.shape) not in ((d,), (1, d)):
             raise ValueError(f"{side} = (z, y) needs z of shape ({d},) and an integer chart "
                              f"y in [0, {m}), got z of shape {tuple(z.shape)} and y = {y!r}")
-        return [_join(query, int(y), z.reshape(d).to(graph.node_latent.dtype))]
+        z = z.reshape(d).to(graph.node_latent.dtype)
+        query.placed[side] = (np.array([int(y)]), z[None])
+        return [_join(query, int(y), z)]
     x = torch.from_numpy(point) if isinstance(point, np.ndarray) else point
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{side} must be a data point (tensor shaped {graph.point_shape}), "
@@ -134,6 +101,19 @@ def _place(query: _Query, point, side: str, insert: str) -> list[int]:
     x = x.reshape((1,) + graph.point_shape)
     x = _check_values(x, side, rows=False)
     psi, codes = _psi_and_codes(graph.model, x, batch_size=1)
+    return _place_codes(query, psi[0], codes[0], side, insert)
+
+
+def _place_codes(query: _Query, psi: np.ndarray, codes: torch.Tensor, side: str,
+                 insert: str, images: dict | None = None) -> list[int]:
+    """The vertices of a data point with memberships ``psi`` (m,) and codes (m, d);
+    ``images`` may hold the decoding of the code of each chart placed, by chart."""
+    graph = query.graph
+    holding = np.flatnonzero(psi > graph.eps)
+    if len(holding) == 0:
+        holding = np.array([int(np.argmax(psi))])
+    query.placed[side] = (holding, codes[holding].to(graph.node_latent.dtype))
+    psi = psi[None]
     if insert == "own":
         charts = [int(np.argmax(psi[0]))]
     else:
@@ -142,7 +122,9 @@ def _place(query: _Query, point, side: str, insert: str) -> list[int]:
             raise ValueError(f"{side} has psi_y(x) <= eps = {graph.eps} in every chart, so "
                              "it lies in no chart of the graph (insert='own' places it in "
                              "its most confident chart)")
-    placed = [_join(query, y, codes[0, y].to(graph.node_latent.dtype)) for y in charts]
+    images = images or {}
+    placed = [_join(query, y, codes[y].to(graph.node_latent.dtype), images.get(y))
+              for y in charts]
     for i, a in enumerate(placed):
         for b in placed[i + 1:]:
             jump = float((query.image(a).double() - query.image(b).double()).norm())
@@ -150,11 +132,11 @@ def _place(query: _Query, point, side: str, insert: str) -> list[int]:
     return placed
 
 
-def _join(query: _Query, chart: int, latent: torch.Tensor) -> int:
+def _join(query: _Query, chart: int, latent: torch.Tensor, image=None) -> int:
     """A new vertex (latent, chart) joined to its k nearest nodes of that chart, each
-    edge starting at its chord lower bound."""
+    edge starting at its chord lower bound (``image``: its decoding, if known)."""
     graph = query.graph
-    v = query.vertex(chart, latent)
+    v = query.vertex(chart, latent, image)
     tree = graph.chart_tree(chart)
     if tree is not None:
         _, local = tree.query(latent.double().numpy(), k=min(graph.k, tree.n))
@@ -207,20 +189,36 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
         sources = _place(query, start, "start", insert)
         goals = _place(query, end, "end", insert)
     _check_connected(query, sources, goals)
+    return _solve([_Search(query, sources, goals)])[0]
 
-    n_evaluated, n_searches = 0, 0
-    search = _Search(query, sources, goals)
-    while True:
-        n_searches += 1
-        route, edge_ids = search.run()
-        pending = [e for e in edge_ids if not _exact(query, e)]
-        if not pending:
+
+def _solve(searches: list, penalties=None) -> list[GeodesicPath]:
+    """Run the searches (of one graph) in lockstep until each found path has only
+    exact weights: the not-yet-exact edges of all found paths are evaluated
+    together, one decoding batch per chart. ``penalties`` (one (E,) array or None
+    per search) is added to the graph's weights while searching (the path found
+    is measured with the true weights)."""
+    penalties = penalties or [None] * len(searches)
+    found = [None] * len(searches)
+    todo = list(range(len(searches)))
+    while todo:
+        pending = []
+        for i in todo:
+            searches[i].n_searches += 1
+            route, edge_ids = searches[i].run(penalties[i])
+            found[i] = (route, edge_ids)
+            pending.append([e for e in edge_ids if not _exact(searches[i].query, e)])
+        waiting = [(i, p) for i, p in zip(todo, pending) if p]
+        if not waiting:
             break
-        n_evaluated += len(pending)
+        graph = searches[0].query.graph
         with _evaluating(graph.model):
-            _evaluate_path(query, pending)
-    n_decoded = decoder.n_decoded  # end points and every edge evaluated
-    return _make_path(query, route, edge_ids, n_decoded, n_evaluated, n_searches)
+            _evaluate_paths([(searches[i].query, p) for i, p in waiting])
+        for i, p in waiting:
+            searches[i].n_evaluated += len(p)
+        todo = [i for i, _ in waiting]
+    return [_make_path(s.query, route, edge_ids, s.query.decoder.n_decoded, s.n_evaluated,
+                       s.n_searches) for s, (route, edge_ids) in zip(searches, found)]
 
 
 def _exact(query: _Query, e: int) -> bool:
@@ -229,34 +227,42 @@ def _exact(query: _Query, e: int) -> bool:
         query.steps[e - n_edges] is not None
 
 
-def _evaluate_path(query: _Query, pending: list) -> None:
-    """Evaluate the eq. (10) weights of a found path's not-yet-exact edges
-    ``pending``, graph edges (kept in the graph) and end-point edges alike, in one
-    decoding batch per chart."""
-    graph = query.graph
+def _evaluate_paths(work: list) -> None:
+    """Evaluate the eq. (10) weights of found paths' not-yet-exact edges: ``work``
+    holds (query, pending edge ids) pairs; graph edges (kept in the graph, each once)
+    and end-point edges alike are decoded in one batch per chart."""
+    graph = work[0][0].graph
     n_edges = len(graph.edges)
-    ends = [tuple(graph.edges[e].tolist()) if e < n_edges else query.ends[e - n_edges]
-            for e in pending]
-    charts = [query.chart(a) for a, _ in ends]
+    items, seen = [], set()  # (query, edge id, a, b) to evaluate
+    for query, pending in work:
+        for e in pending:
+            if e < n_edges:
+                if e in seen:
+                    continue
+                seen.add(e)
+                items.append((query, e) + tuple(graph.edges[e].tolist()))
+            else:
+                items.append((query, e) + tuple(query.ends[e - n_edges]))
+    charts = [q.chart(a) for q, _, a, _ in items]
+    decoder = _Decoder(graph.model, work[0][0].decoder.batch_size)
+    for q, _, _, _ in items:  # each query counts the points decoded for it
+        q.decoder.n_decoded += graph.n_steps - 1
     for chart in sorted(set(charts)):
-        chosen = [i for i, y in enumerate(charts) if y == chart]
-        a = [ends[i][0] for i in chosen]
-        b = [ends[i][1] for i in chosen]
-        steps = _step_lengths(lambda z: query.decoder(z, chart),
-                              torch.stack([query.latent(v) for v in a]),
-                              torch.stack([query.latent(v) for v in b]),
-                              torch.stack([query.image(v) for v in a]),
-                              torch.stack([query.image(v) for v in b]),
-                              graph.n_steps, query.decoder.batch_size)
-        on_graph = [k for k, i in enumerate(chosen) if pending[i] < n_edges]
+        chosen = [items[i] for i, y in enumerate(charts) if y == chart]
+        steps = _step_lengths(lambda z: decoder(z, chart),
+                              torch.stack([q.latent(a) for q, _, a, _ in chosen]),
+                              torch.stack([q.latent(b) for q, _, _, b in chosen]),
+                              torch.stack([q.image(a) for q, _, a, _ in chosen]),
+                              torch.stack([q.image(b) for q, _, _, b in chosen]),
+                              graph.n_steps, decoder.batch_size)
+        on_graph = [k for k, item in enumerate(chosen) if item[1] < n_edges]
         if on_graph:
-            graph._set_exact(np.array([pending[chosen[k]] for k in on_graph]),
+            graph._set_exact(np.array([chosen[k][1] for k in on_graph]),
                              steps[on_graph], len(on_graph) * (graph.n_steps - 1))
-        for k, i in enumerate(chosen):
-            if pending[i] >= n_edges:
-                j = pending[i] - n_edges
-                query.steps[j] = steps[k]
-                query.weights[j] = float(steps[k].sum())
+        for k, (q, e, _, _) in enumerate(chosen):
+            if e >= n_edges:
+                q.steps[e - n_edges] = steps[k]
+                q.weights[e - n_edges] = float(steps[k].sum())
 
 
 class _Search:
@@ -279,6 +285,7 @@ class _Search:
     def __init__(self, query: _Query, sources, goals):
         graph = query.graph
         self.query, self.goals = query, np.asarray(goals, dtype=np.int64)
+        self.n_evaluated, self.n_searches = 0, 0
         n_edges, n_vertices = len(graph.edges), graph.n_nodes + len(query.charts)
         self.source = n_vertices  # the super-source
         rows, cols, ids = graph.directed_edges()
@@ -304,11 +311,14 @@ class _Search:
         h[self.goals] = 0.0
         self.h = np.concatenate([h, [h[sources].min()]])
 
-    def run(self) -> tuple[list, list]:
-        """The vertex route of a shortest path from a source to a goal, and its edge ids."""
+    def run(self, penalty=None) -> tuple[list, list]:
+        """The vertex route of a shortest path from a source to a goal, and its edge
+        ids; ``penalty`` (graph and end-point edges, as ids) is added to the weights."""
         query = self.query
         weights = np.concatenate([query.graph.edge_weights,
                                   np.asarray(query.weights, dtype=float), [0.0]])
+        if penalty is not None:
+            weights[:len(penalty)] += penalty
         reduced = weights[self.ids] - self.h[self.rows] + self.h[self.cols]
         np.maximum(reduced, 0.0, out=reduced)
         matrix = sparse.csr_matrix((reduced, self.cols, self.indptr), shape=self.shape)
@@ -372,4 +382,5 @@ def _make_path(query: _Query, route, edge_ids, n_decoded: int, n_evaluated: int,
         images=torch.stack([query.image(v) for v in route]),
         data_indices=np.where(nodes >= 0, graph.node_index[np.maximum(nodes, 0)], -1),
         steps=steps, cross=charts[1:] != charts[:-1], n_decoded=n_decoded,
-        n_evaluated=n_evaluated, n_searches=n_searches)
+        n_evaluated=n_evaluated, n_searches=n_searches,
+        placements=(query.placed.get("start"), query.placed.get("end")))

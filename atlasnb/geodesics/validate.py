@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from atlasnb.fingerprint import ModelMismatchError
+from atlasnb.geodesics.path import GeodesicPath
 
 
 def _model_dtype(model) -> torch.dtype | None:
@@ -75,8 +76,6 @@ def check_path(model, path):
     another model. Returns the path, its codes and images converted to the dtype of
     the model's parameters where that differs (a float64 model takes a float32 path).
     Call it as ``path = check_path(model, path)``."""
-    from atlasnb.geodesics.search import GeodesicPath  # search imports the graph, and it this
-
     if not isinstance(path, GeodesicPath):
         raise TypeError(f"path must be a GeodesicPath (from shortest_path or refine), "
                         f"got {type(path).__name__}")
