@@ -4,7 +4,7 @@
 ``sweep`` runs the Atlas WAE-GAN chapter with papermill over a grid of data sets,
 chart counts and seeds, one after another or in parallel on Dask distributed;
 ``prepare`` trains every model the book needs and runs its geodesic experiment, so
-that building the book only loads. Every run folder is reused; an interrupted
+that building the book only loads (``prepare --list`` prints those models). Every run folder is reused; an interrupted
 command resumes when run again. Described in {ref}`sec-intro-running`.
 """
 
@@ -105,8 +105,11 @@ def _sweep(args) -> int:
 
 
 def _prepare(args) -> int:
-    from atlasnb.book.prepare import prepare
+    from atlasnb.book.prepare import list_configs, prepare
 
+    if args.list:
+        print("\n".join(list_configs(args.scale)))
+        return 0
     return prepare(args.scale, workers=args.workers, scheduler=args.scheduler)
 
 
@@ -153,6 +156,9 @@ def parser() -> argparse.ArgumentParser:
                          default=os.environ.get("ATLASNB_SCALE") or "quick",
                          help="the scale the book is built at (default: $ATLASNB_SCALE, "
                               "else quick)")
+    prepare.add_argument("--list", action="store_true",
+                         help="print the configurations the book needs, one a line, and "
+                              "train nothing")
     _add_parallel(prepare)
     prepare.set_defaults(run=_prepare, parser=prepare)
     return main

@@ -296,6 +296,7 @@ def summary_row(run: Run, result: dict) -> dict:
         "latent_dim": metrics["latent_dim"], "parameters": metrics["parameters"],
         "reconstruction_error": metrics["reconstruction_error"],
         "confidence_median": metrics["confidence_median"],
+        "confidence_histogram": metrics["confidence_histogram"],
         "charts_per_label_median": float(np.median(metrics["charts_per_label"])),
         "n_points": statistics["n_points"], "eps": statistics["eps"],
         "nodes": statistics["nodes"], "edges": statistics["edges"],
@@ -347,5 +348,4 @@ def collect(scale: str, datasets, chart_counts, seed: int = 0,
 
 def finite(values) -> np.ndarray:
     """The finite entries of ``values`` as an array (drops failed pairs)."""
-    array = np.asarray(values, dtype=float)
-    return array[np.isfinite(array)]
+    return np.asarray(values, dtype=float)[np.isfinite(np.asarray(values, dtype=float))]

@@ -11,7 +11,12 @@ with c(x, x') = ||x - x'||_2^2 summed over the 784 pixels (``"squared"``, the
 default) or the norm ||x - x'||_2 (``"l2"``), averaged over the batch, and D the
 Jensen-Shannon divergence, estimated by a critic D(z): the critic
 minimises the binary cross-entropy of telling z ~ P(Z) (label 1) from F(x)
-(lab**Atlas WAE-GAN.** The latent space is Z x Y with Y = {0, ..., m-1} and prior
+(label 0), and the encoder minimises lam * E_x [-log D(F(x))], the non-saturating
+form of the adversarial term. At the critic's optimum the critic's objective equals
+2 JS(Q(Z), P(Z)) - 2 log 2; the encoder's -log D term is another function of the
+same two laws, not that divergence.
+
+**Atlas WAE-GAN.** The latent space is Z x Y with Y = {0, ..., m-1} and prior
 P(Z, Y) = N(0, I) x Uniform(Y). Encoding x means drawing the chart y ~ psi(x) and
 taking z = F_y(x); decoding is G_y(z). Taking the expectation over y exactly, the
 reconstruction term is E_x sum_y psi_y(x) c(x, G_y(F_y(x))). Eq. (6) asks for a
@@ -34,14 +39,13 @@ The per-chart penalty is a surrogate, not an identity: the chain rule splits the
 KL divergence, KL(Q(Z, Y) || P(Z, Y)) = KL(pi || Uniform) + sum_y pi_y
 KL(Q(Z | y) || P(Z)), but not the Jensen-Shannon divergence, which the critics
 estimate; and the encoder's adversarial term weights chart y by pi_y, while each
-critic sees its chart's codes normalised to weight one. Both penalties are zero
-exactly when Q(Z, Y) = P(Z, Y).
+critic sees its chart's codes normalised to weight one. The divergences both
+readings stand for vanish exactly when Q(Z, Y) = P(Z, Y); the losses as computed do
+not: at that point the best critic outputs 1/2 everywhere and the encoder's
+adversarial term sits near lam * log 2.
 
 For m = 1, psi = 1, pi = 1, KL(pi || Uniform) = 0 and the joint critic has no chart
 input: both readings reduce to the plain WAE-GAN's formulas, term by term (tested).
-
-= 0: every formula above reduces
-to the plain WAE-GAN's (tested).
 
 The critics contain BatchNorm; they always see prior samples and encodings
 together in one batch (prior rows first), in both steps, so BatchNorm's batch

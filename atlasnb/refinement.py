@@ -5,8 +5,9 @@ Used by {ref}`sec-experiments` (section "Shorter than the straight line") and
 derived in {ref}`sec-graph-refinement`. For the experiments chapter's test
 pairs (:func:`atlasnb.experiments.test_pairs`) and graph
 (:func:`atlasnb.experiments.load_or_build_graph`), every pair gets three paths,
-all measured the same way (eq. (10) with the graph's n steps on every straight
-latent segment, :func:`atlasnb.geodesics.measure_path`):
+all measured at one latent resolution (:func:`atlasnb.lengths.measure`, at
+:func:`atlasnb.lengths.graph_resolution`), so that no path is favoured by being
+cut more finely:
 
 - the graph geodesic of Algorithm 1 (:func:`atlasnb.geodesics.shortest_path`);
 - the straight latent segment between the two encodings, in the chart that
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from atlasnb import geodesics, runs
+from atlasnb import geodesics, lengths, runs
 from atlasnb.checks import check_int, check_int_sequence, check_optional_int, replace_settings
 from atlasnb.experiments import (GraphSettings, graph_points, load_or_build_graph,
                                  test_pairs)
@@ -100,11 +101,12 @@ def refine_settings(scale: str, **overrides) -> RefineSettings:
 
 
 def straight_path(model, start: torch.Tensor, end: torch.Tensor, eps: float,
-                  n_steps: int) -> geodesics.GeodesicPath | None:
+                  n_steps: int, resolution: float | None = None
+                  ) -> geodesics.GeodesicPath | None:
     """The straight latent segment F_y(start) -> F_y(end) as a two-point path, in
     the chart y with the largest min(psi_y(start), psi_y(end)) among those where
     both exceed ``eps``; None if no chart holds both. Measured by eq. (10) with
-    ``n_steps`` steps."""
+    ``n_steps`` steps, or, given ``resolution``, by :func:`atlasnb.lengths.measure`."""
     x = torch.stack([start, end])
     with _evaluating(model):
         psi, codes = _psi_and_codes(model, x, batch_size=2)
@@ -118,6 +120,8 @@ def straight_path(model, start: torch.Tensor, end: torch.Tensor, eps: float,
                                   latents=latents, images=images,
                                   data_indices=np.array([-1, -1]),
                                   steps=[np.zeros(n_steps)], cross=np.array([False]))
+    if resolution is not None:
+        return lengths.measure(model, path, resolution)
     return geodesics.measure_path(model, path, n_steps)
 
 
@@ -140,7 +144,9 @@ def refinement_experiment(run: Run, graph_settings: GraphSettings,
     with timings and data-likeness, cached in ``refinement-<key>.json`` / ``.pt``.
 
     Returns a dict of per-pair lists (NaN where the graph joins no path or no
-    chart holds both end points): ``graph``, ``straight``, ``refined`` (lengths),
+    chart holds both end points): ``graph``, ``straight``, ``refined`` (lengths at
+    one resolution, :func:`atlasnb.lengths.measure`), ``graph_algorithm1`` (the
+    graph path's own eq. (10) length), ``end_distance`` (between the two end images),
     ``refine_seconds``, ``chart_changes``, and for each kind ``<kind>_nearest``
     and ``<kind>_reconstruction`` (medians over the path's frames); ``frames``:
     for the first ``n_shown`` pairs, each kind's frames and chart labels.
@@ -153,8 +159,9 @@ def refinement_experiment(run: Run, graph_settings: GraphSettings,
     graph, _ = load_or_build_graph(run, graph_settings, progress)
     reference = graph_points(run.config.dataset, graph_settings)
     starts, ends = test_pairs(run.config.dataset, graph_settings)
-    columns = {name: [] for name in ("graph", "straight", "refined", "refine_seconds",
-                                     "chart_changes")}
+    resolution = lengths.graph_resolution(graph)
+    columns = {name: [] for name in ("graph", "straight", "refined", "graph_algorithm1",
+                                     "end_distance", "refine_seconds", "chart_changes")}
     columns.update({f"{kind}_{what}": [] for kind in KINDS
                     for what in ("nearest", "reconstruction")})
     shown = []
@@ -176,12 +183,19 @@ def refinement_experiment(run: Run, graph_settings: GraphSettings,
             paths["refined"] = next(refined)
             seconds = share
         paths["straight"] = straight_path(run.model, start, end, graph.eps, graph.n_steps)
+        joined = paths["graph"] is not None
+        columns["graph_algorithm1"].append(float(paths["graph"].length) if joined
+                                           else float("nan"))
+        columns["end_distance"].append(float((paths["graph"].images[0].double()
+                                              - paths["graph"].images[-1].double()).norm())
+                                       if joined else float("nan"))
         columns["refine_seconds"].append(seconds)
         columns["chart_changes"].append(int(paths["graph"].cross.sum())
                                         if paths["graph"] is not None else -1)
         row = {}
         for kind, path in paths.items():
-            columns[kind].append(float(path.length) if path is not None else float("nan"))
+            columns[kind].append(float(lengths.measure(run.model, path, resolution).length)
+                                 if path is not None else float("nan"))
             if path is None:
                 columns[f"{kind}_nearest"].append(float("nan"))
                 columns[f"{kind}_reconstruction"].append(float("nan"))
@@ -195,7 +209,7 @@ def refinement_experiment(run: Run, graph_settings: GraphSettings,
         if len(shown) < settings.n_shown and len(row) == len(KINDS):
             shown.append({"pair": i, **row})
     result = {**columns, "model": run.config.model_name, "n_charts": run.config.n_charts,
-              "settings": dataclasses.asdict(settings),
+              "resolution": resolution, "settings": dataclasses.asdict(settings),
               "graph_settings": dataclasses.asdict(graph_settings), "run": str(run.path),
               "version": RESULT_VERSION, "fingerprint": model_fingerprint(run.model)}
     atomic_torch_save(frames_path, shown)
@@ -213,6 +227,8 @@ def lengths_table(result: dict) -> pd.DataFrame:
     for kind in ("graph", "refined"):
         table[f"{kind} / straight"] = table[kind] / table["straight"]
     table["graph / refined"] = table["graph"] / table["refined"]
+    for kind in KINDS:  # the stretch: length over the distance between the end images
+        table[f"{kind} stretch"] = table[kind] / table["end_distance"]
     return table
 
 

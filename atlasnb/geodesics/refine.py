@@ -19,8 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from atlasnb.agm import check_agm
-from atlasnb.geodesics._common import (_check_eps, _check_int, _check_path_fits, _Decoder,
-                                       _evaluating)
+from atlasnb.geodesics._common import _check_eps, _check_int, _Decoder, _evaluating
 from atlasnb.geodesics.batch import measure_polylines
 from atlasnb.geodesics.choose import check_alternatives, choose
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
@@ -62,12 +61,8 @@ def _check_path(path, name: str = "path") -> None:
 
 
 def _check_belongs(model_or_graph, model, path, name: str) -> None:
-    """Refuse a path of another model, or (given a graph) one whose graph nodes are
-    not this graph's."""
-    try:
-        _check_path_fits(model, path)
-    except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
+    """Refuse (given a graph) a path whose graph nodes are not this graph's; a path of
+    another model is refused before, by :func:`~atlasnb.geodesics.validate.check_path`."""
     if not isinstance(model_or_graph, AtlasGraph):
         return
     graph, nodes = model_or_graph, np.asarray(path.nodes)

@@ -1,0 +1,66 @@
+"""Section 4's numbers over several seeds: the mean and the spread.
+
+Used by {ref}`sec-experiments`. Each seed trains its own models and draws its own
+graph; :func:`collect_seeds` gathers one :class:`atlasnb.experiments.Collection` per
+seed, :func:`mean_and_spread` averages their summaries, :func:`table1` gives Table 1 of both, :func:`pooled_lengths` puts
+every seed's test pairs into one tidy table (with a ``seed`` column), and
+:func:`format_table1` prints Table 1 as "mean ± spread" (the standard deviation over
+seeds; with one seed, the value alone).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from atlasnb import experiments
+
+
+def collect_seeds(scale: str, datasets, chart_counts, seeds, **kwargs) -> dict:
+    """seed -> :func:`atlasnb.experiments.collect` for each of ``seeds`` (distinct)."""
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {seeds!r}")
+    return {s: experiments.collect(scale, datasets, chart_counts, s, **kwargs) for s in seeds}
+
+
+def mean_and_spread(collections: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The numeric columns of the seeds' summaries: their mean and their standard
+    deviation over seeds (NaN with one seed), indexed like one summary."""
+    frames = [c.summary.select_dtypes("number") for c in collections.values()]
+    stacked = pd.concat(frames, keys=list(collections), names=["seed"])
+    grouped = stacked.groupby(level=["dataset", "n_charts"], sort=False)
+    return grouped.mean(), grouped.std(ddof=1)
+
+
+def pooled_lengths(collections: dict) -> pd.DataFrame:
+    """Every seed's :attr:`~atlasnb.experiments.Collection.lengths`, with a ``seed``
+    column and the ``stretch`` (length / end-image distance) of each path."""
+    table = pd.concat([c.lengths.assign(seed=s) for s, c in collections.items()],
+                      ignore_index=True)
+    table["stretch"] = table["length"] / table["end_distance"]
+    return table
+
+
+def table1(mean: pd.DataFrame, spread: pd.DataFrame, dataset: str) -> tuple:
+    """(Table 1 of the mean, Table 1 of the spread) for ``dataset``; the "/ N" rows
+    of the spread divide by the mean number of graph points."""
+    spread = spread.assign(n_points=mean["n_points"])
+    return experiments.table1(mean, dataset), experiments.table1(spread, dataset)
+
+
+def format_table1(mean: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 (:func:`atlasnb.experiments.table1` of the mean and of the spread) as
+    strings: "mean ± spread" in our rows where the spread is known, the paper's rows
+    and single-seed values as :func:`atlasnb.experiments.format_table1` prints them."""
+    shown = experiments.format_table1(mean)
+    for (quantity, source), row in mean.iterrows():
+        if source != "ours":
+            continue
+        template = experiments.TABLE1_FORMATS[quantity]
+        for column, value in row.items():
+            s = spread.loc[(quantity, source), column]
+            if np.isfinite(value) and np.isfinite(s):
+                shown.loc[(quantity, source), column] = (f"{template.format(value)} ± "
+                                                         f"{template.format(s)}")
+    return shown
