@@ -82,9 +82,11 @@ def atlas_vae_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
 def infogan_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
     """Trainable parameters of :class:`atlasnb.families.InfoGAN` (generator and the
     inference network Q(y | x), the image critic excluded): the Atlas WAE-GAN's
-    without the m encoder chart heads."""
+    without the m encoder chart heads (and, for m = 1, where psi = 1 needs no Q,
+    without the trunk)."""
+    trunk = (16 * h + 2 * h) + (32 * h * h + 4 * h) + (128 * h * h + 8 * h)
     return expected_parameter_count(n_charts, h, latent_dim) \
-        - n_charts * _head_count(h, latent_dim)
+        - n_charts * _head_count(h, latent_dim) - (trunk if n_charts == 1 else 0)
 
 
 #: The parameter count of each model family, by formula (tested against the models).
