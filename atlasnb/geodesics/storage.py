@@ -32,7 +32,7 @@ def graph_to_arrays(graph) -> dict:
 def graph_fields(model, arrays: dict) -> dict:
     """The AtlasGraph fields (all but the model) of ``arrays`` from
     :func:`graph_to_arrays`, checked."""
-    check_agm(model)
+    check_agm(model, encoder=False)
     if not isinstance(arrays, dict) or arrays.get("layout") != GRAPH_LAYOUT:
         raise ValueError(f"arrays must be a dict from AtlasGraph.to_arrays with layout "
                          f"{GRAPH_LAYOUT}, got "
