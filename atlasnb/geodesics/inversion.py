@@ -6,8 +6,9 @@ psi but no F_y, so a point x cannot be encoded into chart y. In its place we tak
     z' = argmin_z ||G_y(z) - x||,
 
 found by gradient descent (Adam on the squared distance, its step size decayed
-geometrically) from the best ``n_starts`` of a set of candidate starts, keeping the
-best code any run reached. The candidates are latent codes whose decodings are
+geometrically; a short second-moment memory, beta2 = 0.9, so that its steps keep
+their size as the gradient shrinks near the minimum) from the best ``n_starts`` of
+a set of candidate starts, keeping the best code any run reached. The candidates are latent codes whose decodings are
 already known (the graph's nodes or the prior samples of chart y): the ones whose
 images lie nearest to x. Where the chart does hold x the residual ||G_y(z') - x|| is
 small and z' plays the part of F_y(x); the residual is the jump of a chart change,
@@ -30,9 +31,9 @@ from atlasnb.geodesics._common import _check_int, _model_device
 
 #: Gradient steps of one inversion, the best starts it runs from, Adam's first and
 #: last step size (decayed geometrically in between).
-DEFAULT_ITERATIONS = 300
-DEFAULT_STARTS = 4
-DEFAULT_LR = (0.1, 1e-4)
+DEFAULT_ITERATIONS = 200
+DEFAULT_STARTS = 2
+DEFAULT_LR = (0.1, 1e-5)
 
 
 @dataclass
@@ -95,7 +96,7 @@ def invert_decoder(model, targets: torch.Tensor, chart: int, starts: torch.Tenso
         best = z.detach().clone()
         best_distance = torch.gather(distance, 1, chosen).reshape(b * keep)
         z = z.clone().requires_grad_(True)
-        optimiser = torch.optim.Adam([z], lr=lr[0])
+        optimiser = torch.optim.Adam([z], lr=lr[0], betas=(0.9, 0.9))
         decay = (lr[1] / lr[0]) ** (1 / max(n_iterations - 1, 1))
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, decay)
         repeated = targets.repeat_interleave(keep, dim=0)
