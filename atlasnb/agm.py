@@ -55,15 +55,27 @@ class AGM(Protocol):
         """
 
 
-def check_agm(model: object) -> None:
-    """Raise a TypeError naming what is missing if ``model`` is not an AGM."""
-    missing = [name for name in ("n_charts", "latent_dim", "partition", "encode", "decode")
-               if not hasattr(model, name)]
+def has_encoder(model: object) -> bool:
+    """Whether ``model`` offers the charts F_y (``encode``); a semi-AGM does not."""
+    return callable(getattr(model, "encode", None))
+
+
+def check_agm(model: object, encoder: bool = True) -> None:
+    """Raise a TypeError naming what is missing if ``model`` is not an AGM.
+
+    With ``encoder=False`` a semi-AGM (no ``encode``, e.g. an InfoGAN-type model) is
+    accepted: what only decodes, or finds codes by decoder inversion
+    (:mod:`atlasnb.geodesics.inversion`), needs no F_y."""
+    names = ("n_charts", "latent_dim", "partition", "encode", "decode")
+    missing = [name for name in names
+               if not hasattr(model, name) and (encoder or name != "encode")]
     if missing:
+        needs = ("partition(x), encode(x) and decode(z, y)" if encoder else
+                 "partition(x) and decode(z, y) (encode(x) is optional here)")
         raise TypeError(
             f"model of type {type(model).__name__} does not offer the AGM interface: "
             f"missing {', '.join(missing)}; an AGM needs n_charts, latent_dim, "
-            "partition(x), encode(x) and decode(z, y) (see atlasnb.agm.AGM)"
+            f"{needs} (see atlasnb.agm.AGM)"
         )
     check_int("n_charts", model.n_charts, 1)
 
@@ -94,7 +106,7 @@ def draw_latent(model: object, n: int,
     ``sample_latent``, and a ValueError when what it returns does not have the
     shapes, dtypes or chart range of :class:`SampledAGM`.
     """
-    check_agm(model)
+    check_agm(model, encoder=False)
     n = check_int("n", n, 1)
     if not callable(getattr(model, "sample_latent", None)):
         raise TypeError(

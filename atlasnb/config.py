@@ -20,9 +20,10 @@ from atlasnb.checks import (check_int_at_most, check_int_sequence, check_unit_pa
 from atlasnb.checks import check_positive as _check_positive
 from atlasnb.paper import (ADAM_BETAS, APPENDIX_A, ATLAS_LATENT_DIM, EPOCHS, LAMBDA,
                            TABLE1_WIDTHS, WAE_LATENT_DIM)
-from atlasnb.widths import scale_width
+from atlasnb.widths import family_width, scale_width
 
-__all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "LATENT_PENALTIES",
+__all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "DEFAULT_MODEL", "LATENT_PENALTIES",
+           "MODELS",
            "RECONSTRUCTION_COSTS", "SCALES", "SCALE_OVERRIDES", "TABLE1_WIDTHS",
            "TrainConfig", "WAE_LATENT_DIM", "make_config", "table1_width"]
 
@@ -36,6 +37,20 @@ RECONSTRUCTION_COSTS = ("squared", "l2")
 #: The training and test set sizes of MNIST and Fashion-MNIST: the most that
 #: ``train_size`` and ``test_size`` can take.
 TRAIN_IMAGES, TEST_IMAGES = 60_000, 10_000
+#: The model families ({ref}`sec-agm-class`): the Atlas WAE-GAN (the WAE-GAN for
+#: m = 1, the default), the Atlas VAE, the Chart Auto-Encoder and the InfoGAN-type
+#: semi-AGM (:mod:`atlasnb.families`).
+MODELS = ("atlas-wae-gan", "atlas-vae", "cae", "infogan")
+DEFAULT_MODEL = MODELS[0]
+#: The Atlas VAE's likelihoods p(x | z, y) (:mod:`atlasnb.families.atlas_vae`).
+LIKELIHOODS = ("bernoulli", "gaussian")
+#: lam of eq. (3) that ``make_config(model="infogan")`` sets (Chen et al.'s value for a
+#: discrete code; :mod:`atlasnb.families.infogan`).
+INFOGAN_LAMBDA = 1.0
+#: Fields that only some families read: left out of :meth:`TrainConfig.to_dict` (and so
+#: of the run key) at their defaults, so configs written before they existed keep
+#: their run folders.
+FAMILY_FIELDS = {"model": DEFAULT_MODEL, "likelihood": LIKELIHOODS[0]}
 
 
 def table1_width(n_charts: int) -> int:
@@ -74,8 +89,11 @@ class TrainConfig:
     latent_penalty: str = "per-chart"
     reconstruction_cost: str = "squared"
     seed: int = 0
+    model: str = DEFAULT_MODEL
+    likelihood: str = LIKELIHOODS[0]
 
     def __post_init__(self):
+        _check_family(self)
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.scale not in SCALES:
@@ -112,6 +130,8 @@ class TrainConfig:
         """h actually used: ``width`` if set, else the equal-budget width of the scale."""
         if self.width is not None:
             return self.width
+        if self.model != DEFAULT_MODEL:
+            return family_width(self.model, self.n_charts, self.width_divisor, self.latent_dim)
         return scale_width(self.n_charts, self.width_divisor, self.latent_dim)
 
     @property
@@ -123,10 +143,17 @@ class TrainConfig:
 
     @property
     def model_name(self) -> str:
+        if self.model != DEFAULT_MODEL:
+            return f"{_FAMILY_NAMES[self.model]} (m={self.n_charts})"
         return "WAE-GAN" if self.n_charts == 1 else f"AWAE-GAN (m={self.n_charts})"
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every field, except the :data:`FAMILY_FIELDS` that hold their defaults."""
+        data = dataclasses.asdict(self)
+        for name, default in FAMILY_FIELDS.items():
+            if data[name] == default:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
@@ -149,6 +176,20 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+_FAMILY_NAMES = {"atlas-vae": "Atlas VAE", "cae": "CAE", "infogan": "InfoGAN"}
+
+
+def _check_family(config: TrainConfig) -> None:
+    """``model`` must be a family, ``likelihood`` one the family reads."""
+    if config.model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {config.model!r}")
+    if config.likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {config.likelihood!r}")
+    if config.model != "atlas-vae" and config.likelihood != LIKELIHOODS[0]:
+        raise ValueError(f"likelihood={config.likelihood!r} applies to model='atlas-vae' only, "
+                         f"got model={config.model!r}")
+
+
 #: What each scale changes relative to Appendix A (the ``paper`` scale). ``lr_factor``
 #: multiplies both of Appendix A's learning rates: a schedule of a few hundred steps
 #: instead of 48,000 needs larger steps to get as far (measured in the introduction).
@@ -165,6 +206,9 @@ def make_config(scale: str = "quick", dataset: str = "mnist", n_charts: int = 1,
                 **overrides) -> TrainConfig:
     """The config of ``scale`` for ``dataset`` and ``n_charts``, with overrides.
 
+    ``model`` (one of :data:`MODELS`) picks the family; ``model="infogan"`` sets
+    ``lam`` to :data:`INFOGAN_LAMBDA` unless it is given.
+
     >>> make_config("paper", "fashion-mnist", 8).batch_size
     128
     """
@@ -180,5 +224,7 @@ def make_config(scale: str = "quick", dataset: str = "mnist", n_charts: int = 1,
     values.update(SCALE_OVERRIDES[scale])
     factor = values.pop("lr_factor", 1)
     values["lr"], values["lr_critic"] = factor * values["lr"], factor * values["lr_critic"]
+    if overrides.get("model") == "infogan":
+        values["lam"] = INFOGAN_LAMBDA
     values.update(overrides)
     return TrainConfig(**values)

@@ -105,7 +105,9 @@ def evaluate(model, config, device="cpu") -> dict:
         "width": config.model_width,
         "parameters": parameter_count(model),
         "test_images": len(x),
-        "reconstruction_error": reconstruction_error(model, x, device=device),
+        # A semi-AGM (no encoder) reconstructs nothing: null in metrics.json.
+        "reconstruction_error": (reconstruction_error(model, x, device=device)
+                                 if callable(getattr(model, "encode", None)) else None),
         "confidence_median": float(np.median(confidence)),
         "confidence_mean": float(confidence.mean()),
         "confidence_above_0.9": float((confidence > 0.9).mean()),

@@ -25,8 +25,8 @@ import torch
 from filelock import FileLock, Timeout
 
 from atlasnb import files, metrics
+from atlasnb.config import DEFAULT_MODEL, TrainConfig
 from atlasnb.fingerprint import mismatch
-from atlasnb.config import TrainConfig
 from atlasnb.data import load_images
 from atlasnb.reproducibility import choose_device
 from atlasnb.train import Trainer, train
@@ -56,7 +56,8 @@ def check_runs_root(root: str | os.PathLike | None = None) -> Path:
 def run_path(config: TrainConfig, root: str | os.PathLike | None = None) -> Path:
     """The folder of ``config``'s run: readable prefix, then the config's hash."""
     root = Path(root) if root is not None else runs_root()
-    return root / f"{config.dataset}-m{config.n_charts}-{config.scale}-{config.key()}"
+    family = "" if config.model == DEFAULT_MODEL else f"{config.model}-"
+    return root / f"{config.dataset}-{family}m{config.n_charts}-{config.scale}-{config.key()}"
 
 
 # Kept here for callers that import them from runs.
@@ -305,7 +306,8 @@ def _load_or_train(config: TrainConfig, path: Path, device: torch.device, progre
             return Run(config, path, trainer.model, trainer.critic, {})
 
     trainer.model.eval()
-    trainer.critic.eval()
+    if trainer.critic is not None:
+        trainer.critic.eval()
     run_metrics = None
     if metrics_file.exists():
         run_metrics = _stored_metrics(metrics_file, trainer.model, config)

@@ -64,3 +64,56 @@ def scale_width(n_charts: int, width_divisor: int = 1, latent_dim: int | None = 
         return TABLE1_WIDTHS[n_charts]
     target = expected_parameter_count(1, wae_width, WAE_LATENT_DIM)
     return matched_width(n_charts, target, d)
+
+
+# ----------------------------------------------------------------------------- families
+def _head_count(h: int, d: int) -> int:
+    """One encoder chart head: Conv_8h (no bias) + BN + FC_(8h -> d)."""
+    return 512 * h * h + 16 * h + 8 * h * d + d
+
+
+def atlas_vae_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
+    """Trainable parameters of :class:`atlasnb.families.AtlasVAE`: the Atlas WAE-GAN's,
+    with every chart's last FC layer giving a mean and a log-variance (2d outputs)."""
+    return (expected_parameter_count(n_charts, h, latent_dim)
+            + n_charts * (8 * h * latent_dim + latent_dim))
+
+
+def infogan_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
+    """Trainable parameters of :class:`atlasnb.families.InfoGAN` (generator and the
+    inference network Q(y | x), the image critic excluded): the Atlas WAE-GAN's
+    without the m encoder chart heads (and, for m = 1, where psi = 1 needs no Q,
+    without the trunk)."""
+    trunk = (16 * h + 2 * h) + (32 * h * h + 4 * h) + (128 * h * h + 8 * h)
+    return expected_parameter_count(n_charts, h, latent_dim) \
+        - n_charts * _head_count(h, latent_dim) - (trunk if n_charts == 1 else 0)
+
+
+#: The parameter count of each model family, by formula (tested against the models).
+FAMILY_PARAMETER_COUNTS = {
+    "atlas-wae-gan": expected_parameter_count,
+    "atlas-vae": atlas_vae_parameter_count,
+    "cae": expected_parameter_count,  # the same layers as the Atlas WAE-GAN
+    "infogan": infogan_parameter_count,
+}
+
+
+def family_width(model: str, n_charts: int, width_divisor: int = 1,
+                 latent_dim: int | None = None) -> int:
+    """h of ``model`` with ``n_charts`` charts at a scale dividing widths by ``width_divisor``:
+    the h whose parameter count (:data:`FAMILY_PARAMETER_COUNTS`) is closest to the
+    WAE-GAN's at that scale, so every family has the same budget as the Atlas WAE-GAN.
+    The Atlas WAE-GAN and the Chart Auto-Encoder (the same layers) get
+    :func:`scale_width`, Table 1's widths at full size included."""
+    if model not in FAMILY_PARAMETER_COUNTS:
+        raise ValueError(f"model must be one of {tuple(FAMILY_PARAMETER_COUNTS)}, "
+                         f"got {model!r}")
+    if FAMILY_PARAMETER_COUNTS[model] is expected_parameter_count:
+        return scale_width(n_charts, width_divisor, latent_dim)
+    check_int("n_charts", n_charts, 1)
+    check_int("width_divisor", width_divisor, 1)
+    d = (WAE_LATENT_DIM if n_charts == 1 else ATLAS_LATENT_DIM) if latent_dim is None \
+        else check_int("latent_dim", latent_dim, 1)
+    target = expected_parameter_count(1, max(1, TABLE1_WIDTHS[1] // width_divisor),
+                                      WAE_LATENT_DIM)
+    return matched_width(n_charts, target, d, FAMILY_PARAMETER_COUNTS[model])

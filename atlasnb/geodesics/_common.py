@@ -160,22 +160,28 @@ class _Decoder:
 
 
 def _psi_and_codes(model, x: torch.Tensor, batch_size: int) -> tuple[np.ndarray, torch.Tensor]:
-    """psi(x) as a (N, m) numpy array and F(x) as a (N, m, d) tensor, checked."""
+    """psi(x) as a (N, m) numpy array and F(x) as a (N, m, d) tensor, checked; for a
+    model without ``encode`` (a semi-AGM) the codes are None."""
     device = _model_device(model)
+    encoding = callable(getattr(model, "encode", None))
     psi, codes = [], []
     for start in range(0, len(x), batch_size):
         batch = x[start:start + batch_size].to(device)
         try:
             psi.append(model.partition(batch).cpu())
-            codes.append(model.encode(batch).cpu())
+            if encoding:
+                codes.append(model.encode(batch).cpu())
         except Exception as error:  # wrong point shape or dtype for this model
             raise ValueError(f"the model could not take data points shaped "
                              f"{tuple(x.shape[1:])} (dtype {x.dtype}): {error}") from error
-    psi, codes = torch.cat(psi), torch.cat(codes)
+    psi = torch.cat(psi)
     m, d, n = model.n_charts, model.latent_dim, len(x)
     if tuple(psi.shape) != (n, m):
         raise ValueError(f"model.partition returned shape {tuple(psi.shape)}, "
                          f"expected (N, n_charts) = {(n, m)}")
+    if not encoding:
+        return psi.double().numpy(), None
+    codes = torch.cat(codes)
     if tuple(codes.shape) != (n, m, d):
         raise ValueError(f"model.encode returned shape {tuple(codes.shape)}, "
                          f"expected (N, n_charts, latent_dim) = {(n, m, d)}")

@@ -152,7 +152,7 @@ class AtlasGraph:
         (:meth:`evaluate_all`). :func:`build_atlas_graph` is this after encoding
         data points. Derived in {ref}`sec-graph-geodesics`.
         """
-        check_agm(model)
+        check_agm(model, encoder=False)
         _check_int("k", k, minimum=1)
         _check_int("n_steps", n_steps, minimum=1)
         _check_int("batch_size", batch_size, minimum=1)

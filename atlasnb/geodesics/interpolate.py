@@ -95,7 +95,7 @@ def interpolate(model_or_graph, path: GeodesicPath, n_points: int = 10,
     Derived in {ref}`sec-graph-geodesics`.
     """
     model = model_or_graph.model if isinstance(model_or_graph, AtlasGraph) else model_or_graph
-    check_agm(model)
+    check_agm(model, encoder=False)
     path = check_path(model, path)
     _check_int("n_points", n_points, minimum=2)
     positions = np.linspace(0.0, path.length, n_points)

@@ -18,6 +18,7 @@ import torch
 
 from atlasnb.geodesics._common import _check_values, _Decoder, _evaluating, _psi_and_codes
 from atlasnb.geodesics.graph import AtlasGraph
+from atlasnb.geodesics.inversion import codes_by_inversion
 from atlasnb.geodesics.search import (INSERT_MODES, DisconnectedGraphError, _check_connected,
                                       _join, _place, _place_codes, _Query, _Search, _solve)
 
@@ -112,6 +113,9 @@ def _place_data(graph: AtlasGraph, queries: list, data: list, insert: str,
                                   rows=False))
     x = torch.stack(rows)
     psi, codes = _psi_and_codes(graph.model, x, batch_size)
+    if codes is None:  # a semi-AGM: each point's codes by decoder inversion
+        codes = torch.cat([codes_by_inversion(graph, x[i:i + 1], psi[i:i + 1])
+                           for i in range(len(x))])
     wanted = [[int(np.argmax(row))] if insert == "own" else np.flatnonzero(row > graph.eps)
               .tolist() for row in psi]
     images = [dict() for _ in data]

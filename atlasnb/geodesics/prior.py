@@ -27,6 +27,7 @@ from atlasnb.geodesics._common import (_check_eps, _check_int, _Decoder, _evalua
                                        _psi_and_codes)
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
 from atlasnb.geodesics.graph import DEFAULT_K, AtlasGraph, default_eps
+from atlasnb.geodesics.inversion import link_by_inversion
 
 
 @dataclass(eq=False, repr=False)
@@ -87,7 +88,7 @@ def prior_memberships(psi: np.ndarray, charts: np.ndarray, eps: float,
 def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | None = None,
                       n_steps: int = DEFAULT_N_STEPS, seed: int = 0, lazy: bool = True,
                       require_own_chart: bool = False, batch_size: int = 4096,
-                      progress: bool = True) -> PriorGraph:
+                      progress: bool = True, inversion: dict | None = None) -> PriorGraph:
     """The prior-sampled graph of section 3.1 over ``n_points`` draws from P(Z, Y).
 
     1. Draw (z_i, y_i) ~ P(Z, Y), i < ``n_points``, with ``model.sample_latent``
@@ -105,9 +106,12 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
     ``eps=None`` takes :func:`~atlasnb.geodesics.default_eps`. Nodes are ordered by chart, then by
     sample; ``node_index`` gives each node's sample. Each sample and each encoding
     is decoded once. A model without ``sample_latent`` raises a TypeError naming
-    its type. Returns a :class:`~atlasnb.geodesics.PriorGraph`. Derived in {ref}`sec-graph-prior`.
+    its type. A model without ``encode`` (a semi-AGM) gets F_j(x_i) by decoder
+    inversion, z' = argmin ||G_j(z') - x_i|| from the chart-j samples whose images lie
+    nearest (:func:`~atlasnb.geodesics.inversion.link_by_inversion`; ``inversion``
+    holds its options), so the jump is ||x_i - G_j(z')||. Returns a :class:`~atlasnb.geodesics.PriorGraph`. Derived in {ref}`sec-graph-prior`.
     """
-    check_agm(model)
+    check_agm(model, encoder=False)
     _check_int("n_points", n_points, minimum=1)
     _check_int("k", k, minimum=1)
     _check_int("n_steps", n_steps, minimum=1)
@@ -128,6 +132,10 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
         x = _decode_by_chart(decoder, z, charts, m)
         psi, codes = _psi_and_codes(model, x, batch_size)
         member = prior_memberships(psi, charts, eps, require_own_chart)
+        n_inverted = 0
+        if codes is None:  # a semi-AGM: F_j(x_i) by decoder inversion
+            codes, n_inverted = link_by_inversion(model, x, member, charts, z,
+                                                  **(inversion or {}))
         node_index, node_chart = _nodes(member)
         sampled = node_chart == charts[node_index]
         rows, columns = torch.from_numpy(node_index), torch.from_numpy(node_chart)
@@ -151,7 +159,7 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
     cross = np.sort(np.stack([own_node[node_index[encoded]], encoded], axis=1), axis=1)
     graph = PriorGraph.from_nodes(
         model, node_chart, node_latent, node_images, cross, k=k, eps=eps, n_steps=n_steps,
-        node_index=node_index, lazy=lazy, n_decoded=decoder.n_decoded,
+        node_index=node_index, lazy=lazy, n_decoded=decoder.n_decoded + n_inverted,
         batch_size=batch_size, progress=progress)
     graph.sample_codes, graph.sample_charts = z, charts
     graph.sample_psi, graph.seed = psi, int(seed)

@@ -17,6 +17,7 @@ from atlasnb.geodesics._common import _check_values, _Decoder, _evaluating, _psi
 from atlasnb.geodesics.curve import _step_lengths
 from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.path import GeodesicPath
+from atlasnb.geodesics.inversion import codes_by_inversion
 
 #: How a data-point end point enters the graph (see :func:`shortest_path`).
 INSERT_MODES = ("own", "all")
@@ -101,6 +102,8 @@ def _place(query: _Query, point, side: str, insert: str) -> list[int]:
     x = x.reshape((1,) + graph.point_shape)
     x = _check_values(x, side, rows=False)
     psi, codes = _psi_and_codes(graph.model, x, batch_size=1)
+    if codes is None:  # a semi-AGM: its codes by decoder inversion
+        codes = codes_by_inversion(graph, x, psi)
     return _place_codes(query, psi[0], codes[0], side, insert)
 
 
@@ -156,7 +159,10 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
 
     - a data point shaped like one row of ``x``: with ``insert="own"`` (the
       paper's reading) it is encoded in its most confident chart, argmax psi,
-      and joined to its k nearest nodes there; with ``insert="all"`` it is
+      and joined to its k nearest nodes there (a model without ``encode``, a
+      semi-AGM, inverts its decoder at the point instead: its code in chart y is
+      z' = argmin ||G_y(z') - x||, :mod:`~atlasnb.geodesics.inversion`); with
+      ``insert="all"`` it is
       encoded in every chart where psi > eps, each placement joined to its k
       nearest nodes in that chart and to the point's other placements by the
       jump between decodings (more ways in, so never a longer path);

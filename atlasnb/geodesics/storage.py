@@ -125,7 +125,7 @@ def graph_fields(model, arrays: dict) -> dict:
     """The AtlasGraph fields (all but the model) of ``arrays`` from
     :func:`graph_to_arrays`, checked: every key, dtype, shape, id range and offset,
     and that ``model`` is the one the graph was built from (its fingerprint)."""
-    check_agm(model)
+    check_agm(model, encoder=False)
     _check_types(arrays)
     check_fingerprint("the graph", arrays["fingerprint"], model)
     _check_shapes(model, arrays)
