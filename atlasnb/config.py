@@ -18,8 +18,15 @@ from dataclasses import dataclass
 
 from atlasnb.checks import check_int as _check_int
 from atlasnb.checks import check_positive as _check_positive
-from atlasnb.paper import (ADAM_BETAS, APPENDIX_A, ATLAS_LATENT_DIM, EPOCHS, LAMBDA,
-                           TABLE1_WIDTHS, WAE_LATENT_DIM)
+from atlasnb.paper import (
+    ADAM_BETAS,
+    APPENDIX_A,
+    ATLAS_LATENT_DIM,
+    EPOCHS,
+    LAMBDA,
+    TABLE1_WIDTHS,
+    WAE_LATENT_DIM,
+)
 from atlasnb.widths import scale_width
 
 __all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "LATENT_PENALTIES",
@@ -126,7 +133,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -142,7 +149,7 @@ class TrainConfig:
         text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 

@@ -34,8 +34,7 @@ import torch
 
 from atlasnb import geodesics, runs
 from atlasnb.checks import check_int, check_optional_int
-from atlasnb.experiments import (GraphSettings, graph_points, load_or_build_graph,
-                                 test_pairs)
+from atlasnb.experiments import GraphSettings, graph_points, load_or_build_graph, test_pairs
 from atlasnb.geodesics._common import _evaluating, _model_device, _psi_and_codes
 from atlasnb.geodesics.refine import OPTIMISERS, POINTS_PER_RUN
 from atlasnb.runs import Run, atomic_torch_save, atomic_write_json

@@ -62,8 +62,9 @@ EXPECTED_WARNINGS = [
 
 def stderr_outputs(text: str) -> list[str]:
     """The text of every stderr output on a rendered page."""
-    blocks = re.findall(r'<div class="output stderr[^"]*">\s*<div class="highlight"><pre>(.*?)</pre>',
-                        text, re.DOTALL)
+    blocks = re.findall(
+        r'<div class="output stderr[^"]*">\s*<div class="highlight"><pre>(.*?)</pre>',
+        text, re.DOTALL)
     return [html.unescape(re.sub(r"<[^>]+>", "", block)) for block in blocks]
 
 

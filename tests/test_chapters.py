@@ -105,7 +105,8 @@ def _settings_cells(notebook):
 
 
 def _declared(notebook) -> list[str]:
-    parameters = next(cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", []))
+    parameters = next(cell for cell in notebook.cells
+                      if "parameters" in cell.metadata.get("tags", []))
     return [target.id for node in ast.parse(parameters.source).body if isinstance(node, ast.Assign)
             for target in node.targets if isinstance(target, ast.Name)]
 

@@ -7,9 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from atlasnb.models import AtlasWAEGAN, JointCritic, LatentCritic, WAEGAN
-from atlasnb.objective import (autoencoder_loss, chart_marginal_kl, critic_loss,
-                               reconstruction_cost, reconstruction_error)
+from atlasnb.models import WAEGAN, AtlasWAEGAN, JointCritic, LatentCritic
+from atlasnb.objective import (
+    autoencoder_loss,
+    chart_marginal_kl,
+    critic_loss,
+    reconstruction_cost,
+    reconstruction_error,
+)
 
 B, D, H = 8, 4, 3
 

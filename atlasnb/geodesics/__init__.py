@@ -34,13 +34,16 @@ importable from here.
 """
 
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS, curve_length
-from atlasnb.geodesics.graph import (DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas_graph,
-                                     default_eps)
+from atlasnb.geodesics.graph import DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas_graph, default_eps
 from atlasnb.geodesics.interpolate import Interpolation, interpolate
 from atlasnb.geodesics.prior import PriorGraph, build_prior_graph, prior_memberships
 from atlasnb.geodesics.refine import measure_path, refine
-from atlasnb.geodesics.search import (INSERT_MODES, DisconnectedGraphError, GeodesicPath,
-                                      shortest_path)
+from atlasnb.geodesics.search import (
+    INSERT_MODES,
+    DisconnectedGraphError,
+    GeodesicPath,
+    shortest_path,
+)
 from atlasnb.geodesics.statistics import graph_statistics, hop_diameter
 
 __all__ = ["DEFAULT_K", "DEFAULT_N_STEPS", "EPS_CAP", "AtlasGraph", "DisconnectedGraphError",

@@ -22,12 +22,27 @@ from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
 from atlasnb.agm import check_agm
-from atlasnb.geodesics._common import (_as_points, _check_cross_edges, _check_eps,
-                                       _check_index_array, _check_int, _check_nodes,
-                                       _Decoder, _evaluating, _psi_and_codes)
+from atlasnb.geodesics._common import (
+    _as_points,
+    _check_cross_edges,
+    _check_eps,
+    _check_index_array,
+    _check_int,
+    _check_nodes,
+    _Decoder,
+    _evaluating,
+    _psi_and_codes,
+)
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
-from atlasnb.geodesics.edges import (_chart_edge_steps, _check_membership, _chords,
-                                     _cross_chart_edges, _knn_edges, _select_nodes)
+from atlasnb.geodesics.edges import (
+    _chart_edge_steps,
+    _check_membership,
+    _chords,
+    _cross_chart_edges,
+    _knn_edges,
+    _select_nodes,
+)
+
 # GRAPH_LAYOUT stays importable from here: it names the layout of a saved graph.
 from atlasnb.geodesics.storage import GRAPH_LAYOUT, graph_fields, graph_to_arrays  # noqa: F401
 
@@ -132,7 +147,7 @@ class AtlasGraph:
                    k: int = DEFAULT_K, eps: float | None = None,
                    n_steps: int = DEFAULT_N_STEPS, node_index=None, lazy: bool = True,
                    n_decoded: int = 0, batch_size: int = 4096,
-                   progress: bool = False) -> "AtlasGraph":
+                   progress: bool = False) -> AtlasGraph:
         """The graph of Algorithm 1 over given nodes (z, y).
 
         ``node_chart`` (n,) gives each node's chart, in non-decreasing order
@@ -244,7 +259,7 @@ class AtlasGraph:
         for key in ("adjacency", "networkx"):
             self._cache.pop(key, None)
 
-    def evaluate_all(self, batch_size: int = 4096, progress: bool = False) -> "AtlasGraph":
+    def evaluate_all(self, batch_size: int = 4096, progress: bool = False) -> AtlasGraph:
         """Evaluate every remaining edge: the eager graph of Algorithm 1 (e.g. for
         all-pairs distances). Returns the graph itself."""
         self.evaluate(np.flatnonzero(~self.edge_exact), batch_size, progress)
@@ -341,7 +356,7 @@ class AtlasGraph:
         return graph_to_arrays(self)
 
     @classmethod
-    def from_arrays(cls, model, arrays: dict) -> "AtlasGraph":
+    def from_arrays(cls, model, arrays: dict) -> AtlasGraph:
         """The graph saved by :meth:`to_arrays`, attached to ``model``."""
         return cls(model=model, **graph_fields(model, arrays))
 

@@ -63,7 +63,7 @@ def _measured_steps(decoder: _Decoder, charts, latents, images, n_steps: int) ->
             steps.append(np.full(n_steps, jump / n_steps))
         else:
             chart = int(charts[a])
-            steps.append(_step_lengths(lambda z: decoder(z, chart), latents[a:a + 1],
+            steps.append(_step_lengths(lambda z, chart=chart: decoder(z, chart), latents[a:a + 1],
                                        latents[a + 1:a + 2], images[a:a + 1],
                                        images[a + 1:a + 2], n_steps, decoder.batch_size)[0])
     return steps

@@ -242,7 +242,7 @@ def _evaluate_path(query: _Query, pending: list) -> None:
         chosen = [i for i, y in enumerate(charts) if y == chart]
         a = [ends[i][0] for i in chosen]
         b = [ends[i][1] for i in chosen]
-        steps = _step_lengths(lambda z: query.decoder(z, chart),
+        steps = _step_lengths(lambda z, chart=chart: query.decoder(z, chart),
                               torch.stack([query.latent(v) for v in a]),
                               torch.stack([query.latent(v) for v in b]),
                               torch.stack([query.image(v) for v in a]),
