@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: they render on a page; tqdm.auto warns without ipywidgets
 
 from atlasnb import models, objective
 from atlasnb.config import TrainConfig

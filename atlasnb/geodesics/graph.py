@@ -19,7 +19,7 @@ import torch
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: they render on a page; tqdm.auto warns without ipywidgets
 
 from atlasnb.agm import check_agm
 from atlasnb.geodesics._common import (

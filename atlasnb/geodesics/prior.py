@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: they render on a page; tqdm.auto warns without ipywidgets
 
 from atlasnb.agm import check_agm, draw_latent
 from atlasnb.geodesics._common import _check_eps, _check_int, _Decoder, _evaluating, _psi_and_codes
