@@ -392,9 +392,3 @@ def format_table1(table: pd.DataFrame) -> pd.DataFrame:
         formatted.loc[(quantity, source)] = [
             "–" if not np.isfinite(v) else TABLE1_FORMATS[quantity].format(v) for v in row]
     return formatted
-
-
-def finite(values) -> np.ndarray:
-    """The finite entries of ``values`` as an array (drops failed pairs)."""
-    array = np.asarray(values, dtype=float)
-    return array[np.isfinite(array)]
