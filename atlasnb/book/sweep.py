@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 SWEEP_CHAPTER = "atlas_wae_gan"
 #: The scalar metrics of ``metrics.json`` shown per configuration and averaged over seeds.

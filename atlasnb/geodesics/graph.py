@@ -22,27 +22,12 @@ from scipy.spatial import cKDTree
 from tqdm import tqdm  # text bars: they render on a page; tqdm.auto warns without ipywidgets
 
 from atlasnb.agm import check_agm
-from atlasnb.geodesics._common import (
-    _as_points,
-    _check_cross_edges,
-    _check_eps,
-    _check_index_array,
-    _check_int,
-    _check_nodes,
-    _Decoder,
-    _evaluating,
-    _psi_and_codes,
-)
+from atlasnb.geodesics._common import (_as_points, _check_cross_edges, _check_eps,
+                                       _check_index_array, _check_int, _check_nodes,
+                                       _Decoder, _evaluating, _psi_and_codes)
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
-from atlasnb.geodesics.edges import (
-    _chart_edge_steps,
-    _check_membership,
-    _chords,
-    _cross_chart_edges,
-    _knn_edges,
-    _select_nodes,
-)
-
+from atlasnb.geodesics.edges import (_chart_edge_steps, _check_membership, _chords,
+                                     _cross_chart_edges, _knn_edges, _select_nodes)
 # GRAPH_LAYOUT stays importable from here: it names the layout of a saved graph.
 from atlasnb.geodesics.storage import GRAPH_LAYOUT, graph_fields, graph_to_arrays  # noqa: F401
 
