@@ -28,9 +28,11 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 :mod:`~atlasnb.geodesics.edges` (its nodes, neighbours and edge weights),
 :mod:`~atlasnb.geodesics.storage` (a graph saved as tensors),
 :mod:`~atlasnb.geodesics.statistics` (Table 1's numbers),
-:mod:`~atlasnb.geodesics.search` (end points and A*) and
-``atlasnb/geodesics/interpolate.py`` (Figure 3b's points). The public names are
-importable from here.
+:mod:`~atlasnb.geodesics.search` (end points and A*),
+``atlasnb/geodesics/interpolate.py`` (Figure 3b's points),
+:mod:`~atlasnb.geodesics.refine` (paths shortened through the decoders) and
+:mod:`~atlasnb.geodesics.prior` (the graph over points drawn from the prior).
+The public names are importable from here.
 """
 
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS, curve_length
