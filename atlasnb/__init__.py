@@ -4,18 +4,27 @@ The package behind the book *Atlas Generative Models and Geodesic Interpolation*
 Each module holds one idea:
 
 - :mod:`atlasnb.agm`: the AGM interface (Definition 1).
+- :mod:`atlasnb.toy`: hand-written atlas models of a circle, with known geometry.
+- :mod:`atlasnb.checks`: argument checks shared by every module.
+- :mod:`atlasnb.paper`: the paper's constants, in one place.
+- :mod:`atlasnb.config`: training configurations and the three scales.
+- :mod:`atlasnb.widths`: model widths with equal parameter budgets.
 - :mod:`atlasnb.data`: MNIST and Fashion-MNIST through torchvision.
 - :mod:`atlasnb.models`: WAE-GAN and Atlas WAE-GAN (Appendix A).
 - :mod:`atlasnb.objective`: the WAE-GAN objective and its atlas version.
-- :mod:`atlasnb.config`: training configurations and the three scales.
 - :mod:`atlasnb.train`: the training loop.
+- :mod:`atlasnb.reproducibility`: seeding and the device choice.
 - :mod:`atlasnb.runs`: run folders, load-or-train.
 - :mod:`atlasnb.files`: atomic, group-readable writes with clear disk errors.
 - :mod:`atlasnb.paths`: relative ``ATLASNB_RUNS`` / ``ATLASNB_DATA`` made absolute
   before chapters run.
+- :mod:`atlasnb.metrics`: Table 1's reconstruction error and Figure 2's chart metrics.
 - :mod:`atlasnb.geodesics`: Algorithm 1, A* path search and interpolation.
+- :mod:`atlasnb.experiments`: the geodesic experiments of section 4, cached per model.
+- :mod:`atlasnb.refinement`: graph, straight and refined geodesics side by side.
 - :mod:`atlasnb.fingerprint`: which model a saved graph or cached result belongs to.
 - :mod:`atlasnb.plots`: the figures of the paper.
+- :mod:`atlasnb.book`: building and running the book (chapters, sweeps, preparation).
 """
 
 __version__ = "0.1.0"

@@ -14,13 +14,13 @@ in its error when the model has none.
 
 from __future__ import annotations
 
-from typing import Protocol, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
 
 from atlasnb.checks import check_int
 
-Chart = Union[int, torch.Tensor]
+Chart = int | torch.Tensor
 
 
 @runtime_checkable

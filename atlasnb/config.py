@@ -16,10 +16,17 @@ import json
 from dataclasses import dataclass
 
 from atlasnb.checks import check_int as _check_int
-from atlasnb.checks import (check_int_at_most, check_int_sequence, check_unit_pair)
+from atlasnb.checks import check_int_at_most, check_int_sequence, check_unit_pair
 from atlasnb.checks import check_positive as _check_positive
-from atlasnb.paper import (ADAM_BETAS, APPENDIX_A, ATLAS_LATENT_DIM, EPOCHS, LAMBDA,
-                           TABLE1_WIDTHS, WAE_LATENT_DIM)
+from atlasnb.paper import (
+    ADAM_BETAS,
+    APPENDIX_A,
+    ATLAS_LATENT_DIM,
+    EPOCHS,
+    LAMBDA,
+    TABLE1_WIDTHS,
+    WAE_LATENT_DIM,
+)
 from atlasnb.widths import family_width, scale_width
 
 __all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "DEFAULT_MODEL", "LATENT_PENALTIES",
@@ -156,7 +163,7 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -172,7 +179,7 @@ class TrainConfig:
         text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 

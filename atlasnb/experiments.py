@@ -31,9 +31,9 @@ from atlasnb.data import load_images
 from atlasnb.fingerprint import ModelMismatchError, mismatch, model_fingerprint
 from atlasnb.geodesics._common import _check_eps
 from atlasnb.runs import Run, atomic_torch_save, atomic_write_json
+
 # Table 1's helpers stay importable from here, where the book has always found them.
-from atlasnb.table1 import (TABLE1_FORMATS, TABLE1_ROWS, column_name,  # noqa: F401
-                            format_table1, table1)
+from atlasnb.table1 import TABLE1_FORMATS, TABLE1_ROWS, column_name, format_table1, table1  # noqa: F401
 
 #: Bumped whenever the layout of the cached ``geodesics-<key>`` files changes, so
 #: that an old cache is never read as a new one.
@@ -346,6 +346,3 @@ def collect(scale: str, datasets, chart_counts, seed: int = 0,
     return Collection(summary, pd.DataFrame(length_rows), interpolations, settings)
 
 
-def finite(values) -> np.ndarray:
-    """The finite entries of ``values`` as an array (drops failed pairs)."""
-    return np.asarray(values, dtype=float)[np.isfinite(np.asarray(values, dtype=float))]

@@ -25,7 +25,7 @@ from atlasnb.agm import check_agm
 #: What a fingerprint holds, in the order a mismatch is reported.
 FINGERPRINT_KEYS = ("architecture", "n_charts", "latent_dim", "weights")
 
-_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class ModelMismatchError(ValueError):

@@ -41,12 +41,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from atlasnb.checks import check_int
-from atlasnb.layers import (IMAGE_SHAPE, ChartDecoder, ChartLinear, SamePaddedConv2d,
-                            chart_batch_norm, check_images, conv_bn_swish, encoder_trunk,
-                            run_trunk, trunk_head)
 from atlasnb.config import DEFAULT_MODEL
-from atlasnb.paper import (ATLAS_LATENT_DIM, TABLE1_PARAMETER_COUNTS, TABLE1_WIDTHS,
-                           WAE_LATENT_DIM)
+from atlasnb.layers import (
+    ChartDecoder,
+    ChartLinear,
+    chart_batch_norm,
+    check_images,
+    conv_bn_swish,
+    encoder_trunk,
+    run_trunk,
+    trunk_head,
+)
+from atlasnb.paper import ATLAS_LATENT_DIM, TABLE1_PARAMETER_COUNTS, TABLE1_WIDTHS, WAE_LATENT_DIM
 from atlasnb.widths import expected_parameter_count, matched_width, scale_width
 
 __all__ = ["AtlasWAEGAN", "ChartLinear", "JointCritic", "LatentCritic", "TABLE1_PARAMETER_COUNTS",
@@ -66,7 +72,8 @@ class AtlasWAEGAN(ChartDecoder, nn.Module):
     """The Atlas WAE-GAN: m charts of a d-dimensional latent space (an AGM).
 
     ``h`` defaults to Table 1's width for ``n_charts`` (for a chart count the table
-    lacks, the full-size equal-budget width of :func:`atlasnb.widths.scale_width`). Offers the AGM interface of :mod:`atlasnb.agm`:
+    lacks, the full-size equal-budget width of :func:`atlasnb.widths.scale_width`). Offers the AGM
+    interface of :mod:`atlasnb.agm`:
     ``partition``, ``encode``, ``decode``, plus ``encode_with_partition`` and
     ``decode_all`` for training. Images are (B, 1, 28, 28) in [0, 1].
     Derived in {ref}`sec-atlas-wae-gan`.

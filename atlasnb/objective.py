@@ -56,7 +56,6 @@ statistics include every row's code in every chart, unweighted by psi.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -180,25 +179,3 @@ def critic_loss(model, critic, x: torch.Tensor, generator: torch.Generator | Non
     parts = dict(critic=loss.item(), d_prior=torch.sigmoid(logits_prior).mean().item(),
                  d_encoded=(weights * torch.sigmoid(logits_fake)).sum().item() / m)
     return loss, parts
-
-
-class ReconstructionError(NamedTuple):
-    """Per-image, per-pixel mean squared errors (each a (B,) tensor)."""
-
-    best_chart: torch.Tensor  #: through the most likely chart argmax_y psi_y(x)
-    psi_weighted: torch.Tensor  #: sum_y psi_y(x) MSE(x, G_y F_y x)
-
-
-@torch.no_grad()
-def reconstruction_error(model, x: torch.Tensor) -> ReconstructionError:
-    """Per-pixel MSE of each image's reconstruction (Table 1's metric).
-
-    ``best_chart`` reconstructs through y* = argmax_y psi_y(x), as one would
-    with an AGM: the reported number. ``psi_weighted`` is the training
-    objective's version. Both coincide for m = 1. One grouped pass over all
-    charts; call it with the model in eval mode. Derived in {ref}`sec-atlas-wae-gan`.
-    """
-    z_all, psi = model.encode_with_partition(x)
-    mse = reconstruction_cost(x, model.decode_all(z_all), "squared") / x[0].numel()
-    best = mse.gather(1, psi.argmax(1, keepdim=True)).squeeze(1)
-    return ReconstructionError(best_chart=best, psi_weighted=(psi * mse).sum(1))

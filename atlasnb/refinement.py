@@ -35,8 +35,7 @@ import torch
 
 from atlasnb import geodesics, lengths, runs
 from atlasnb.checks import check_int, check_int_sequence, check_optional_int, replace_settings
-from atlasnb.experiments import (GraphSettings, graph_points, load_or_build_graph,
-                                 test_pairs)
+from atlasnb.experiments import GraphSettings, graph_points, load_or_build_graph, test_pairs
 from atlasnb.fingerprint import model_fingerprint
 from atlasnb.geodesics._common import _evaluating, _model_device, _psi_and_codes
 from atlasnb.geodesics.refine import OPTIMISERS, POINTS_PER_RUN

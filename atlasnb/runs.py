@@ -26,8 +26,8 @@ from filelock import FileLock, Timeout
 
 from atlasnb import files, metrics
 from atlasnb.config import DEFAULT_MODEL, TrainConfig
-from atlasnb.fingerprint import mismatch
 from atlasnb.data import load_images
+from atlasnb.fingerprint import mismatch
 from atlasnb.reproducibility import choose_device
 from atlasnb.train import Trainer, train
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: they render on a page; tqdm.auto warns without ipywidgets
 
 from atlasnb import families, objective
 from atlasnb.config import TrainConfig

@@ -10,7 +10,7 @@ WAE-GAN's. At full size (divisor 1) Table 1's own widths are kept.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from atlasnb.checks import check_int
 from atlasnb.paper import ATLAS_LATENT_DIM, TABLE1_WIDTHS, WAE_LATENT_DIM

@@ -12,8 +12,15 @@ import pytest
 import torch
 
 from atlasnb import toy
-from atlasnb.geodesics import (DisconnectedGraphError, build_atlas_graph, measure_path,
-                               refine, refine_all, shortest_path, shortest_paths)
+from atlasnb.geodesics import (
+    DisconnectedGraphError,
+    build_atlas_graph,
+    measure_path,
+    refine,
+    refine_all,
+    shortest_path,
+    shortest_paths,
+)
 
 
 def _slerp(model, a, b, n=50):

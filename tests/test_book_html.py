@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -54,16 +55,15 @@ def test_no_error_output_on_any_page(entry):
 
 
 #: Warnings a chapter may show on its page (stderr is shown, not removed): (pattern, why).
-EXPECTED_WARNINGS = [
-    (r"TqdmWarning: IProgress not found",
-     "tqdm.auto falls back to text progress bars in a kernel without ipywidgets"),
-]
+#: None today: the package's progress bars are tqdm's text bars, which do not warn.
+EXPECTED_WARNINGS: list[tuple[str, str]] = []
 
 
 def stderr_outputs(text: str) -> list[str]:
     """The text of every stderr output on a rendered page."""
-    blocks = re.findall(r'<div class="output stderr[^"]*">\s*<div class="highlight"><pre>(.*?)</pre>',
-                        text, re.DOTALL)
+    blocks = re.findall(
+        r'<div class="output stderr[^"]*">\s*<div class="highlight"><pre>(.*?)</pre>',
+        text, re.DOTALL)
     return [html.unescape(re.sub(r"<[^>]+>", "", block)) for block in blocks]
 
 
@@ -86,6 +86,43 @@ def test_the_warning_check_catches_a_warning_shown_on_a_page():
             '</pre></div></div>')
     assert unexpected_warnings(stderr_outputs(text)) == [
         "x.py:3: UserWarning: 2 points lie in no chart", "warn()"]
+
+
+def builder_paths(text: str) -> list[str]:
+    """The folders of the machine that built the book that a page shows (its Python
+    installation, its virtual environment's packages)."""
+    prefixes = {sys.prefix, sys.base_prefix, os.path.realpath(sys.prefix)}
+    return sorted({found for found in re.findall(r"\S*site-packages\S*", text)}
+                  | {prefix for prefix in prefixes if prefix in text})
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_no_page_shows_the_builders_paths(entry):
+    text = page(entry).read_text()
+    assert "IProgress" not in text, f"{entry}: tqdm's IProgress warning is on the page"
+    shown = builder_paths(text)
+    assert not shown, f"{entry}: the page shows the builder's paths {shown[:3]}"
+
+
+def cut_cells(text: str) -> list[str]:
+    """Table cells of a page whose text pandas cut short with "..."."""
+    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", text, re.DOTALL)
+    texts = [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
+    return [cell for cell in texts if cell.endswith("...") and cell != "..."]
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_no_table_cell_is_cut_short(entry):
+    cut = cut_cells(page(entry).read_text())
+    assert not cut, f"{entry}: table cells cut short: {cut[:3]}"
+
+
+def test_the_page_checks_catch_a_cut_cell_and_a_builders_path():
+    table = ("<table><tr><th>finding</th><td>median length above the WAE-GAN's for "
+             "most AWAE-GANs ...</td><td>...</td><td>1.02</td></tr></table>")
+    assert cut_cells(table) == ["median length above the WAE-GAN's for most AWAE-GANs ..."]
+    warning = f"<pre>{sys.prefix}/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning</pre>"
+    assert builder_paths(warning)
 
 
 def test_the_api_page_documents_the_package():

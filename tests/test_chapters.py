@@ -1,12 +1,14 @@
 """The chapters as notebooks: the book's structure, papermill parameters (injected values
 take effect, unknown ones stop the chapter), and that a raising cell fails both nbval and
-the book build's configuration."""
+a jupyter-book build with the book's configuration."""
 
 import ast
+import os
 import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import nbformat
 import papermill
@@ -86,11 +88,50 @@ def test_a_chapter_without_errors_passes_nbval(tmp_path):
     assert result.returncode == 0, result.stdout
 
 
-def test_the_book_build_fails_on_a_raising_cell():
+ONE_CELL_CHAPTER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A chapter of one cell
+
+```{{code-cell}} ipython3
+{cell}
+```
+"""
+
+
+def _build_one_cell_book(folder: Path, cell: str) -> subprocess.CompletedProcess:
+    """Build a one-chapter book with the project's _config.yml, as .ci/book builds the
+    book (jupyter-book, warnings as errors)."""
     config = yaml.safe_load((BOOK_ROOT / "_config.yml").read_text())
-    assert config["execute"]["execute_notebooks"] in ("cache", "force", "auto")
-    assert config["execute"]["allow_errors"] is False
-    assert config["sphinx"]["config"]["nb_execution_raise_on_error"] is True
+    config["sphinx"]["config"].pop("html_static_path")  # the bundled MathJax is not needed
+    folder.mkdir()
+    (folder / "_config.yml").write_text(yaml.safe_dump(config))
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: chapter\n")
+    (folder / "references.bib").write_text((BOOK_ROOT / "references.bib").read_text())
+    (folder / "chapter.md").write_text(ONE_CELL_CHAPTER.format(cell=cell))
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    return subprocess.run([str(jupyter_book), "build", "--all", "-W", "-n", "--keep-going",
+                           str(folder)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(BOOK_ROOT)})
+
+
+def test_the_book_build_fails_on_a_raising_cell(tmp_path):
+    fine = _build_one_cell_book(tmp_path / "fine", 'print("this cell runs")')
+    assert fine.returncode == 0, f"a one-cell book does not build:\n{fine.stdout[-2000:]}"
+    raising = _build_one_cell_book(tmp_path / "raising",
+                                   'raise RuntimeError("this cell raises on purpose")')
+    log = raising.stdout + raising.stderr
+    assert raising.returncode != 0, f"the build of a raising chapter succeeded:\n{log[-2000:]}"
+    assert "this cell raises on purpose" in log, f"the error is not named:\n{log[-2000:]}"
 
 
 # Parameters: injected values take effect, unknown ones stop the chapter ---------------
@@ -105,7 +146,8 @@ def _settings_cells(notebook):
 
 
 def _declared(notebook) -> list[str]:
-    parameters = next(cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", []))
+    parameters = next(cell for cell in notebook.cells
+                      if "parameters" in cell.metadata.get("tags", []))
     return [target.id for node in ast.parse(parameters.source).body if isinstance(node, ast.Assign)
             for target in node.targets if isinstance(target, ast.Name)]
 

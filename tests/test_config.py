@@ -1,8 +1,8 @@
 """atlasnb.config: the paper preset is Appendix A; bad values are refused clearly."""
 
-import pytest
-
 import sys
+
+import pytest
 
 from atlasnb import config as config_module
 from atlasnb.config import TABLE1_WIDTHS, TrainConfig, make_config

@@ -222,10 +222,6 @@ def test_column_names():
     assert experiments.column_name(8) == "m = 8"
 
 
-def test_finite_drops_failed_pairs():
-    np.testing.assert_array_equal(experiments.finite([1.0, float("nan"), 2.0]), [1.0, 2.0])
-
-
 def test_figure_3a_counts_failed_pairs_and_figure_3b_needs_no_rows():
     import matplotlib.pyplot as plt
 

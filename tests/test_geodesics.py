@@ -15,8 +15,14 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from atlasnb import geodesics, toy
-from atlasnb.geodesics import (FLOAT32_RTOL, DisconnectedGraphError, build_atlas_graph,
-                               curve_length, interpolate, shortest_path)
+from atlasnb.geodesics import (
+    FLOAT32_RTOL,
+    DisconnectedGraphError,
+    build_atlas_graph,
+    curve_length,
+    interpolate,
+    shortest_path,
+)
 
 N_STEPS = geodesics.DEFAULT_N_STEPS
 
@@ -291,7 +297,7 @@ def place_legs(model, graph, point, insert):
         chart_nodes = graph.chart_nodes(y)
         _, local = cKDTree(graph.node_latent[chart_nodes].numpy()).query(z.numpy(), k=graph.k)
         targets = chart_nodes[local]
-        weights = curve_length(lambda c: model.decode(c, y), z[None].expand(len(targets), -1),
+        weights = curve_length(lambda c, y=y: model.decode(c, y), z[None].expand(len(targets), -1),
                                graph.node_latent[targets], n_steps=graph.n_steps)
         legs += list(zip(targets, weights.tolist()))
     return legs

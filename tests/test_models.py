@@ -8,10 +8,20 @@ from torch import nn
 
 from atlasnb.agm import check_agm
 from atlasnb.config import make_config
-from atlasnb.models import (TABLE1_PARAMETER_COUNTS, AtlasWAEGAN, JointCritic, LatentCritic,
-                            WAEGAN, build_critic, build_model, expected_parameter_count,
-                            matched_width, meta_parameter_count, parameter_count,
-                            scale_width)
+from atlasnb.models import (
+    TABLE1_PARAMETER_COUNTS,
+    WAEGAN,
+    AtlasWAEGAN,
+    JointCritic,
+    LatentCritic,
+    build_critic,
+    build_model,
+    expected_parameter_count,
+    matched_width,
+    meta_parameter_count,
+    parameter_count,
+    scale_width,
+)
 
 B = 6
 
@@ -234,7 +244,7 @@ def test_critic_batched_equals_separate_mlps():
         logits = critic(z_all)
         for y in range(3):
             a = z_all[:, y]
-            for k, (linear, norm) in enumerate(zip(critic.hidden, critic.norms)):
+            for linear, norm in zip(critic.hidden, critic.norms):
                 a = linear.chart(a, y)
                 cols = slice(y * 8, (y + 1) * 8)
                 a = F.silu(F.batch_norm(a, None, None, norm.weight[cols], norm.bias[cols],

@@ -18,9 +18,14 @@ from scipy.sparse import csgraph
 
 from atlasnb import agm, experiments, geodesics, runs, toy
 from atlasnb.config import make_config
-from atlasnb.geodesics import (PriorGraph, build_atlas_graph, build_prior_graph,
-                               prior_memberships, shortest_path)
-from atlasnb.models import AtlasWAEGAN, WAEGAN
+from atlasnb.geodesics import (
+    PriorGraph,
+    build_atlas_graph,
+    build_prior_graph,
+    prior_memberships,
+    shortest_path,
+)
+from atlasnb.models import WAEGAN, AtlasWAEGAN
 
 N_STEPS = geodesics.DEFAULT_N_STEPS
 #: The tiny smoke preset of tests/test_experiments.py: seconds per model on a CPU.

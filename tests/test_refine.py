@@ -13,8 +13,7 @@ import pytest
 import torch
 
 from atlasnb import toy
-from atlasnb.geodesics import (build_atlas_graph, interpolate, measure_path, refine,
-                               shortest_path)
+from atlasnb.geodesics import build_atlas_graph, interpolate, measure_path, refine, shortest_path
 from atlasnb.models import AtlasWAEGAN
 
 

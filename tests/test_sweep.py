@@ -15,8 +15,17 @@ import torch
 from atlasnb.__main__ import main, scheduler_address
 from atlasnb.book.chapters import BOOK_ROOT
 from atlasnb.book.prepare import book_configs, prepare
-from atlasnb.book.sweep import (Outcome, Point, _failed, chapter_points, execute, grid,
-                                print_summary, sweep_tasks, train_point)
+from atlasnb.book.sweep import (
+    Outcome,
+    Point,
+    _failed,
+    chapter_points,
+    execute,
+    grid,
+    print_summary,
+    sweep_tasks,
+    train_point,
+)
 from atlasnb.config import make_config
 from atlasnb.runs import run_path
 

@@ -2,5 +2,9 @@
 
 The chapters' MyST sources, their conversion to notebooks, papermill runs and
 sweeps live here; nothing in :mod:`atlasnb`'s science modules imports this
-subpackage. Described in {ref}`sec-intro-running`.
+subpackage. Described in {ref}`sec-intro-running`. Its modules:
+:mod:`~atlasnb.book.chapters` (chapters as notebooks), :mod:`~atlasnb.book.parameters`
+(a chapter's papermill parameters), :mod:`~atlasnb.book.sweep` (one task per
+configuration), :mod:`~atlasnb.book.prepare` (the book's long work, before any chapter)
+and :mod:`~atlasnb.book.sphinxext` (the API page's docstrings).
 """

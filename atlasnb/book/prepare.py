@@ -11,8 +11,16 @@ from __future__ import annotations
 
 import time
 
-from atlasnb.book.sweep import (Outcome, Point, Task, enter_environment, execute, grid,
-                                print_summary, task_key)
+from atlasnb.book.sweep import (
+    Outcome,
+    Point,
+    Task,
+    enter_environment,
+    execute,
+    grid,
+    print_summary,
+    task_key,
+)
 
 #: The data sets and chart counts of section 4 (the experiments chapter); the other
 #: chapters load models of this grid (MNIST with m = 1 and m = 8, seed 0).

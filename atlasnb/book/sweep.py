@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 # The summary's names stay importable from here.
-from atlasnb.book.summary import (RESUME_HINT, SUMMARY_METRICS, over_seeds,  # noqa: F401
-                                  print_summary)
+from atlasnb.book.summary import RESUME_HINT, SUMMARY_METRICS, over_seeds, print_summary  # noqa: F401
 
 SWEEP_CHAPTER = "atlas_wae_gan"
 

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from atlasnb.config import LIKELIHOODS
 from atlasnb.models import AtlasWAEGAN
+
 #: The pixel standard deviation of the ``"gaussian"`` likelihood (a fixed choice: on
 #: [0, 1] images, 0.1 makes a pixel error of 0.1 cost as much as one nat).
 GAUSSIAN_STD = 0.1

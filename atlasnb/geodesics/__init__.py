@@ -41,14 +41,13 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 importable from here.
 """
 
-from atlasnb.geodesics.curve import DEFAULT_N_STEPS, FLOAT32_RTOL, curve_length
-from atlasnb.geodesics.graph import (DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas_graph,
-                                     default_eps)
-from atlasnb.geodesics.interpolate import Interpolation, interpolate
-from atlasnb.geodesics.prior import PriorGraph, build_prior_graph, prior_memberships
 from atlasnb.geodesics.choose import Candidate
+from atlasnb.geodesics.curve import DEFAULT_N_STEPS, FLOAT32_RTOL, curve_length
+from atlasnb.geodesics.graph import DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas_graph, default_eps
+from atlasnb.geodesics.interpolate import Interpolation, interpolate
 from atlasnb.geodesics.many import shortest_paths
 from atlasnb.geodesics.path import GeodesicPath
+from atlasnb.geodesics.prior import PriorGraph, build_prior_graph, prior_memberships
 from atlasnb.geodesics.refine import measure_path, refine, refine_all
 from atlasnb.geodesics.search import INSERT_MODES, DisconnectedGraphError, shortest_path
 from atlasnb.geodesics.statistics import graph_statistics, hop_diameter

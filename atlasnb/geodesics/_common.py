@@ -14,7 +14,6 @@ import torch
 
 from atlasnb.checks import check_int
 
-
 _check_int = check_int  # the package's one integer check, under this subpackage's name
 
 

@@ -26,7 +26,6 @@ from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.many import alternative_paths, chart_sequence
 from atlasnb.geodesics.path import GeodesicPath
 
-
 #: A candidate whose length estimate exceeds the best of its path's candidates by
 #: more than this fraction stops refining (from the third L-BFGS iteration on).
 PRUNE = 0.1

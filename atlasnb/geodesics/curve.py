@@ -5,7 +5,7 @@ Derived in {ref}`sec-graph-geodesics`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -19,7 +19,7 @@ import torch
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: they render on a page; tqdm.auto warns without ipywidgets
 
 from atlasnb.agm import check_agm
 from atlasnb.geodesics._common import (_as_points, _check_cross_edges, _check_eps,
@@ -133,7 +133,7 @@ class AtlasGraph:
                    k: int = DEFAULT_K, eps: float | None = None,
                    n_steps: int = DEFAULT_N_STEPS, node_index=None, lazy: bool = True,
                    n_decoded: int = 0, batch_size: int = 4096,
-                   progress: bool = False) -> "AtlasGraph":
+                   progress: bool = False) -> AtlasGraph:
         """The graph of Algorithm 1 over given nodes (z, y).
 
         ``node_chart`` (n,) gives each node's chart, in non-decreasing order
@@ -242,7 +242,7 @@ class AtlasGraph:
         for key in ("adjacency", "networkx"):
             self._cache.pop(key, None)
 
-    def evaluate_all(self, batch_size: int = 4096, progress: bool = False) -> "AtlasGraph":
+    def evaluate_all(self, batch_size: int = 4096, progress: bool = False) -> AtlasGraph:
         """Evaluate every remaining edge: the eager graph of Algorithm 1 (e.g. for
         all-pairs distances). Returns the graph itself."""
         self.evaluate(np.flatnonzero(~self.edge_exact), batch_size, progress)
@@ -339,7 +339,7 @@ class AtlasGraph:
         return graph_to_arrays(self)
 
     @classmethod
-    def from_arrays(cls, model, arrays: dict) -> "AtlasGraph":
+    def from_arrays(cls, model, arrays: dict) -> AtlasGraph:
         """The graph saved by :meth:`to_arrays`, attached to ``model``: every array is
         checked (the first thing wrong is named), and a model other than the one the
         graph was built from is refused with a

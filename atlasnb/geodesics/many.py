@@ -19,8 +19,17 @@ import torch
 from atlasnb.geodesics._common import _check_values, _Decoder, _evaluating, _psi_and_codes
 from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.inversion import codes_by_inversion
-from atlasnb.geodesics.search import (INSERT_MODES, DisconnectedGraphError, _check_connected,
-                                      _join, _place, _place_codes, _Query, _Search, _solve)
+from atlasnb.geodesics.search import (
+    INSERT_MODES,
+    DisconnectedGraphError,
+    _check_connected,
+    _join,
+    _place,
+    _place_codes,
+    _Query,
+    _Search,
+    _solve,
+)
 
 DISCONNECTED = ("raise", "none")
 

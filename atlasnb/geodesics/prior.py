@@ -3,8 +3,9 @@
 Derived in {ref}`sec-graph-prior`. Section 3.1 of the paper ends by proposing
 another source of nodes than encoded data: draw (z, y) from the prior, decode
 x = G_y(z), and join (z, y) to the encodings (F_j(x), j) of x in the other charts
-j whose sets U_j = {psi_j > eps} hold x (optionally only where U_y holds x too). Within each chart the nodes are joined
-as in Algorithm 1 (k nearest neighbours, eq. (10) weights), so the result is an
+j whose sets U_j = {psi_j > eps} hold x (optionally only where U_y holds x too).
+Within each chart the nodes are joined as in Algorithm 1 (k nearest neighbours,
+eq. (10) weights), so the result is an
 :class:`~atlasnb.geodesics.AtlasGraph` that :func:`~atlasnb.geodesics.shortest_path`,
 :func:`~atlasnb.geodesics.interpolate` and
 :func:`~atlasnb.geodesics.graph_statistics` take unchanged.
@@ -20,11 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: they render on a page; tqdm.auto warns without ipywidgets
 
 from atlasnb.agm import check_agm, draw_latent
-from atlasnb.geodesics._common import (_check_eps, _check_int, _Decoder, _evaluating,
-                                       _psi_and_codes)
+from atlasnb.geodesics._common import _check_eps, _check_int, _Decoder, _evaluating, _psi_and_codes
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
 from atlasnb.geodesics.graph import DEFAULT_K, AtlasGraph, default_eps
 from atlasnb.geodesics.inversion import link_by_inversion

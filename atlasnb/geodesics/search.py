@@ -16,8 +16,8 @@ from scipy.sparse import csgraph
 from atlasnb.geodesics._common import _check_values, _Decoder, _evaluating, _psi_and_codes
 from atlasnb.geodesics.curve import _step_lengths
 from atlasnb.geodesics.graph import AtlasGraph
-from atlasnb.geodesics.path import GeodesicPath
 from atlasnb.geodesics.inversion import codes_by_inversion
+from atlasnb.geodesics.path import GeodesicPath
 
 #: How a data-point end point enters the graph (see :func:`shortest_path`).
 INSERT_MODES = ("own", "all")
@@ -255,7 +255,7 @@ def _evaluate_paths(work: list) -> None:
         q.decoder.n_decoded += graph.n_steps - 1
     for chart in sorted(set(charts)):
         chosen = [items[i] for i, y in enumerate(charts) if y == chart]
-        steps = _step_lengths(lambda z: decoder(z, chart),
+        steps = _step_lengths(lambda z, chart=chart: decoder(z, chart),
                               torch.stack([q.latent(a) for q, _, a, _ in chosen]),
                               torch.stack([q.latent(b) for q, _, _, b in chosen]),
                               torch.stack([q.image(a) for q, _, a, _ in chosen]),

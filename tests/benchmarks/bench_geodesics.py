@@ -84,7 +84,8 @@ def load_model(untrained: bool):
     an untrained one with the same widths."""
     config = make_config("quick", "mnist", 8)
     if untrained:
-        return AtlasWAEGAN(8, h=config.model_width), f"untrained AtlasWAEGAN(8, h={config.model_width})"
+        return (AtlasWAEGAN(8, h=config.model_width),
+                f"untrained AtlasWAEGAN(8, h={config.model_width})")
     return load_or_train(config).model, f"trained quick AtlasWAEGAN(8, h={config.model_width})"
 
 

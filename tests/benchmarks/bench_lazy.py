@@ -107,7 +107,8 @@ def main() -> int:
     query_decoded = sum(p.n_decoded for p in found)
     evaluated = sum(p.n_evaluated for p in found)
     print(f"{len(starts)} lazy queries       {lazy_time:8.2f} s   {query_decoded:9,d} points "
-          f"decoded, {evaluated:,d} edges evaluated ({lazy.n_exact - int(lazy.edge_cross.sum()):,d} "
+          f"decoded, {evaluated:,d} edges evaluated "
+          f"({lazy.n_exact - int(lazy.edge_cross.sum()):,d} "
           f"of {int((~lazy.edge_cross).sum()):,d} within-chart edges now exact), "
           f"{np.mean([p.n_searches for p in found]):.1f} A* rounds per query, "
           f"{len(found)} joined")

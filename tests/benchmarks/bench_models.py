@@ -13,7 +13,7 @@ import time
 import torch
 
 from atlasnb.config import make_config
-from atlasnb.models import AtlasWAEGAN, LatentCritic, WAEGAN
+from atlasnb.models import WAEGAN, AtlasWAEGAN, LatentCritic
 from atlasnb.objective import autoencoder_loss, critic_loss
 
 BATCH = 100
