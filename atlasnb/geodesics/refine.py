@@ -37,7 +37,7 @@ OBJECTIVES = ("energy", "length")
 OPTIMISERS = {"lbfgs": 30, "adam": 40}
 #: Default stopping tolerances: L-BFGS stops a curve when one iteration lowered its
 #: objective by less than this fraction; Adam when ten steps changed it by less.
-TOLERANCES = {"lbfgs": 1e-5, "adam": 1e-3}
+TOLERANCES = {"lbfgs": 1e-4, "adam": 1e-3}
 #: Next best graph paths tried per path by default (see :func:`refine_all`).
 N_ALTERNATIVES = 1
 
@@ -115,7 +115,7 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
     - ``optimiser="lbfgs"`` (default): L-BFGS (history 10) with a backtracking
       (Armijo) line search, at most ``n_iterations`` (default 30) iterations,
       stopping when an iteration lowers the objective by less than ``tolerance``
-      (default 1e-5) relatively;
+      (default 1e-4) relatively;
     - ``optimiser="adam"``: Adam with step ``lr`` in latent units, at most
       ``n_iterations`` (default 40) steps, stopping when the objective changes by
       less than ``tolerance`` (default 1e-3) relatively over ten steps.

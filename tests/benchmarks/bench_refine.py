@@ -117,7 +117,8 @@ def bench_model(m: int, n_pairs: int, stochman_pairs: int, args) -> None:
             rows.append((np.nan,) * 5)
             continue
         best = min(refined.candidates, key=lambda c: np.nanmin([c.start_length, c.length]))
-        chosen = best.kind + (" (unrefined)" if not best.length <= best.start_length else "")
+        chosen = best.kind + (" (unrefined)" if best.start_length < best.length
+                              or not np.isfinite(best.length) else "")
         kinds[chosen] = kinds.get(chosen, 0) + 1
         rows.append((geodesics.measure_path(graph, path).length,
                      straight.length if straight is not None else np.nan,
