@@ -14,6 +14,9 @@ Each module holds one idea:
 - :mod:`atlasnb.paths`: relative ``ATLASNB_RUNS`` / ``ATLASNB_DATA`` made absolute
   before chapters run.
 - :mod:`atlasnb.geodesics`: Algorithm 1, A* path search and interpolation.
+- :mod:`atlasnb.replicates`: section 4's numbers over several seeds.
+- :mod:`atlasnb.lengths`: one resolution for every path length.
+- :mod:`atlasnb.findings`: the paper's claims, each judged by a tested rule.
 - :mod:`atlasnb.plots`: the figures of the paper.
 """
 
