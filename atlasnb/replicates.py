@@ -10,6 +10,8 @@ seeds; with one seed, the value alone).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
@@ -18,9 +20,13 @@ from atlasnb import experiments
 
 def collect_seeds(scale: str, datasets, chart_counts, seeds, **kwargs) -> dict:
     """seed -> :func:`atlasnb.experiments.collect` for each of ``seeds`` (distinct)."""
+    if isinstance(seeds, (str, bytes)) or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
+            for s in seeds) \
+            or not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a list of distinct integers >= 0, at least one, "
+                         f"got {seeds!r}")
     seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct and at least one, got {seeds!r}")
     return {s: experiments.collect(scale, datasets, chart_counts, s, **kwargs) for s in seeds}
 
 

@@ -47,7 +47,7 @@ def test_one_seed_prints_values_alone_and_lengths_pool_with_a_seed_column():
     assert pooled.loc[pooled["seed"] == 3, "stretch"].tolist() == [5.0] * 6
 
 
-@pytest.mark.parametrize("seeds", [[], [0, 0]])
+@pytest.mark.parametrize("seeds", [[], [0, 0], "[0, 1]", [0, -1], [1.5]])
 def test_collect_seeds_refuses_empty_or_repeated_seeds(seeds):
     with pytest.raises(ValueError, match="seeds"):
         replicates.collect_seeds("smoke", ["mnist"], [1], seeds)
