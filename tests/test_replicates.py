@@ -51,3 +51,22 @@ def test_one_seed_prints_values_alone_and_lengths_pool_with_a_seed_column():
 def test_collect_seeds_refuses_empty_or_repeated_seeds(seeds):
     with pytest.raises(ValueError, match="seeds"):
         replicates.collect_seeds("smoke", ["mnist"], [1], seeds)
+
+
+def _refinement(scale: float) -> dict:
+    return {"graph": [10.0 * scale, 20.0], "straight": [8.0, 16.0 * scale],
+            "refined": [9.0, 18.0]}
+
+
+def test_distance_variation_is_the_median_coefficient_of_variation_over_seeds():
+    refinements = {0: {1: _refinement(1.0)}, 1: {1: _refinement(1.2)}}
+    variation = replicates.distance_variation(refinements)
+    cv = np.std([10.0, 12.0], ddof=1) / 11.0
+    assert variation.loc[1, "graph"] == pytest.approx(np.median([cv, 0.0]))
+    assert variation.loc[1, "refined"] == 0.0
+    assert replicates.more_reproducible(variation) == "more reproducible"
+    assert replicates.more_reproducible(variation, "graph", "refined") == "less reproducible"
+    one = replicates.distance_variation({0: {1: _refinement(1.0)}})
+    assert one.isna().all().all() and replicates.more_reproducible(one) == "not measured"
+    mixed = pd.DataFrame({"refined": [0.1, 0.3], "graph": [0.2, 0.2]})
+    assert replicates.more_reproducible(mixed) == "mixed"
