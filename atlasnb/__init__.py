@@ -23,6 +23,9 @@ Each module holds one idea:
 - :mod:`atlasnb.experiments`: the geodesic experiments of section 4, cached per model.
 - :mod:`atlasnb.refinement`: graph, straight and refined geodesics side by side.
 - :mod:`atlasnb.fingerprint`: which model a saved graph or cached result belongs to.
+- :mod:`atlasnb.replicates`: section 4's numbers over several seeds.
+- :mod:`atlasnb.lengths`: one resolution for every path length.
+- :mod:`atlasnb.findings`: the paper's claims, each judged by a tested rule.
 - :mod:`atlasnb.plots`: the figures of the paper.
 - :mod:`atlasnb.book`: building and running the book (chapters, sweeps, preparation).
 """

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from atlasnb import paper
+from atlasnb.checks import check_positive
 
 HOLDS, FAILS, UNRESOLVED = "holds", "does not hold", "not resolved at this scale"
 VERDICTS = (HOLDS, FAILS, UNRESOLVED)
@@ -51,6 +52,15 @@ class Thresholds:
     confident: float = 0.9
     large_share: float = 0.5
     comparable: float = 0.25
+
+    def __post_init__(self):
+        for name in ("as_well", "few_charts", "comparable"):
+            check_positive(name, getattr(self, name))
+        for name in ("confident", "large_share"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 < value < 1:
+                raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
 
 
 THRESHOLDS = Thresholds()

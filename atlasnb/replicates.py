@@ -10,6 +10,8 @@ seeds; with one seed, the value alone).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
@@ -18,9 +20,13 @@ from atlasnb import experiments
 
 def collect_seeds(scale: str, datasets, chart_counts, seeds, **kwargs) -> dict:
     """seed -> :func:`atlasnb.experiments.collect` for each of ``seeds`` (distinct)."""
+    if isinstance(seeds, (str, bytes)) or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
+            for s in seeds) \
+            or not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a list of distinct integers >= 0, at least one, "
+                         f"got {seeds!r}")
     seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct and at least one, got {seeds!r}")
     return {s: experiments.collect(scale, datasets, chart_counts, s, **kwargs) for s in seeds}
 
 
@@ -64,3 +70,42 @@ def format_table1(mean: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:
                 shown.loc[(quantity, source), column] = (f"{template.format(value)} ± "
                                                          f"{template.format(s)}")
     return shown
+
+
+def distance_variation(refinements: dict, kinds=("graph", "straight", "refined")) -> pd.DataFrame:
+    """How reproducible the distances are over retrainings, the measure
+    {cite:t}`syrota2024decoder` use for decoder ensembles: for every test pair, the
+    coefficient of variation (standard deviation over seeds / mean) of each kind of
+    length, then its median over the pairs measured in every seed. ``refinements``:
+    seed -> {m: :func:`atlasnb.refinement.refinement_experiment` result}. One row per
+    m, one column per kind; NaN with fewer than two seeds."""
+    seeds = list(refinements)
+    charts = sorted(refinements[seeds[0]]) if seeds else []
+    table = {}
+    for m in charts:
+        row = {}
+        for kind in kinds:
+            values = np.array([refinements[s][m][kind] for s in seeds], dtype=float)
+            keep = np.isfinite(values).all(axis=0)
+            if len(seeds) < 2 or not keep.any():
+                row[kind] = float("nan")
+                continue
+            kept = values[:, keep]
+            row[kind] = float(np.median(kept.std(axis=0, ddof=1) / kept.mean(axis=0)))
+        table[m] = row
+    return pd.DataFrame(table).T.rename_axis("n_charts")
+
+
+def more_reproducible(variation: pd.DataFrame, first: str = "refined",
+                      second: str = "graph") -> str:
+    """Which way ``first`` compares with ``second`` in every row of
+    :func:`distance_variation`: "more reproducible", "less reproducible", "mixed",
+    or "not measured" (fewer than two seeds)."""
+    a, b = variation[first].to_numpy(), variation[second].to_numpy()
+    if len(a) == 0 or not (np.isfinite(a) & np.isfinite(b)).all():
+        return "not measured"
+    if (a < b).all():
+        return "more reproducible"
+    if (a > b).all():
+        return "less reproducible"
+    return "mixed"

@@ -33,6 +33,15 @@ def test_judge_three_ways_and_one_seed():
         judge([1.0])
 
 
+@pytest.mark.parametrize("kwargs, name", [({"as_well": -0.1}, "as_well"),
+                                           ({"confident": 1.5}, "confident"),
+                                           ({"large_share": "most"}, "large_share"),
+                                           ({"few_charts": 0}, "few_charts")])
+def test_thresholds_reject_bad_values(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        findings.Thresholds(**kwargs)
+
+
 # ----------------------------------------------------------------------------- (a)-(g)
 def test_a_reconstruction():
     wae = np.array([0.020, 0.021, 0.019])
