@@ -5,7 +5,10 @@ Each module holds one idea:
 
 - :mod:`atlasnb.agm`: the AGM interface (Definition 1).
 - :mod:`atlasnb.data`: MNIST and Fashion-MNIST through torchvision.
+- :mod:`atlasnb.layers`: the layers of Appendix A, shared by every model.
 - :mod:`atlasnb.models`: WAE-GAN and Atlas WAE-GAN (Appendix A).
+- :mod:`atlasnb.families`: the Atlas VAE, the Chart Auto-Encoder and an InfoGAN-type
+  semi-AGM.
 - :mod:`atlasnb.objective`: the WAE-GAN objective and its atlas version.
 - :mod:`atlasnb.config`: training configurations and the three scales.
 - :mod:`atlasnb.train`: the training loop.

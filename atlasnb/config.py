@@ -22,8 +22,8 @@ from atlasnb.paper import (ADAM_BETAS, APPENDIX_A, ATLAS_LATENT_DIM, EPOCHS, LAM
                            TABLE1_WIDTHS, WAE_LATENT_DIM)
 from atlasnb.widths import family_width, scale_width
 
-__all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "DEFAULT_MODEL", "LATENT_PENALTIES",
-           "MODELS",
+__all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "DEFAULT_MODEL", "FAMILY_FIELDS",
+           "INFOGAN_LAMBDA", "LATENT_PENALTIES", "LIKELIHOODS", "MODELS",
            "RECONSTRUCTION_COSTS", "SCALES", "SCALE_OVERRIDES", "TABLE1_WIDTHS",
            "TrainConfig", "WAE_LATENT_DIM", "make_config", "table1_width"]
 

@@ -73,7 +73,7 @@ class AtlasWAEGAN(ChartDecoder, nn.Module):
     """
 
     #: The width of each chart head's output: d codes (twice that for a Gaussian
-    #: posterior's mean and log-variance, :class:`atlasnb.families.AtlasVAE`).
+    #: posterior's mean and log-variance, :class:`~atlasnb.families.atlas_vae.AtlasVAE`).
     code_outputs = 1
 
     def __init__(self, n_charts: int, h: int | None = None,

@@ -28,7 +28,8 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 :mod:`~atlasnb.geodesics.edges` (its nodes, neighbours and edge weights),
 :mod:`~atlasnb.geodesics.storage` (a graph saved as tensors),
 :mod:`~atlasnb.geodesics.statistics` (Table 1's numbers),
-:mod:`~atlasnb.geodesics.search` (end points and A*) and
+:mod:`~atlasnb.geodesics.search` (end points and A*),
+:mod:`~atlasnb.geodesics.inversion` (codes of a model without an encoder) and
 ``atlasnb/geodesics/interpolate.py`` (Figure 3b's points). The public names are
 importable from here.
 """
