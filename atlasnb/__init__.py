@@ -10,7 +10,10 @@ Each module holds one idea:
 - :mod:`atlasnb.config`: training configurations and the three scales.
 - :mod:`atlasnb.widths`: model widths with equal parameter budgets.
 - :mod:`atlasnb.data`: MNIST and Fashion-MNIST through torchvision.
+- :mod:`atlasnb.layers`: the layers of Appendix A, shared by every model.
 - :mod:`atlasnb.models`: WAE-GAN and Atlas WAE-GAN (Appendix A).
+- :mod:`atlasnb.families`: the Atlas VAE, the Chart Auto-Encoder and an InfoGAN-type
+  semi-AGM.
 - :mod:`atlasnb.objective`: the WAE-GAN objective and its atlas version.
 - :mod:`atlasnb.train`: the training loop.
 - :mod:`atlasnb.reproducibility`: seeding and the device choice.

@@ -29,8 +29,8 @@ from atlasnb.paper import (
 )
 from atlasnb.widths import family_width, scale_width
 
-__all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "DEFAULT_MODEL", "LATENT_PENALTIES",
-           "MODELS",
+__all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "DEFAULT_MODEL", "FAMILY_FIELDS",
+           "INFOGAN_LAMBDA", "LATENT_PENALTIES", "LIKELIHOODS", "MODELS",
            "RECONSTRUCTION_COSTS", "SCALES", "SCALE_OVERRIDES", "TABLE1_WIDTHS",
            "TrainConfig", "WAE_LATENT_DIM", "make_config", "table1_width"]
 

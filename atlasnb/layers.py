@@ -121,7 +121,7 @@ def run_trunk(trunk: nn.Module, x: torch.Tensor) -> torch.Tensor:
 class ChartDecoder:
     """The decoders G_y of Appendix A as a mixin of an ``nn.Module``.
 
-    :meth:`_build_decoder` creates the layers (chart FC layers and a grouped
+    ``_build_decoder`` creates the layers (chart FC layers and a grouped
     transposed convolution, then layers shared by all charts); the methods decode
     in one grouped pass (:meth:`decode_all`) or one chart per row (:meth:`decode`).
     The class using it sets ``n_charts``, ``latent_dim`` and ``h``.

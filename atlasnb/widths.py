@@ -73,14 +73,14 @@ def _head_count(h: int, d: int) -> int:
 
 
 def atlas_vae_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
-    """Trainable parameters of :class:`atlasnb.families.AtlasVAE`: the Atlas WAE-GAN's,
+    """Trainable parameters of :class:`~atlasnb.families.atlas_vae.AtlasVAE`: the Atlas WAE-GAN's,
     with every chart's last FC layer giving a mean and a log-variance (2d outputs)."""
     return (expected_parameter_count(n_charts, h, latent_dim)
             + n_charts * (8 * h * latent_dim + latent_dim))
 
 
 def infogan_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
-    """Trainable parameters of :class:`atlasnb.families.InfoGAN` (generator and the
+    """Trainable parameters of :class:`~atlasnb.families.infogan.InfoGAN` (generator and the
     inference network Q(y | x), the image critic excluded): the Atlas WAE-GAN's
     without the m encoder chart heads (and, for m = 1, where psi = 1 needs no Q,
     without the trunk)."""

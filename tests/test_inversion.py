@@ -106,3 +106,23 @@ def test_the_encoder_free_prior_graph_gives_sphere_geodesics_as_the_encoded_one_
     stretch = with_encoder / arcs
     assert np.all(without / arcs <= stretch.max() * (1 + 1e-3))
     assert np.median(without / arcs) <= np.median(stretch) * (1 + 1e-3)
+
+
+def test_a_trained_network_semi_agm_gets_a_prior_graph_and_paths_by_inversion():
+    torch.manual_seed(0)
+    model = families.InfoGAN(2, h=2, latent_dim=3).train()
+    graph = build_prior_graph(model, 24, k=3, seed=0, progress=False,
+                              inversion=dict(n_iterations=5))
+    assert graph.n_nodes > 24  # some samples joined the other chart
+    cross = graph.edges[graph.node_chart[graph.edges[:, 0]] != graph.node_chart[graph.edges[:, 1]]]
+    assert len(cross) and np.all(np.isfinite(graph.edge_weights))
+    # a cross-chart edge weighs the jump between its two decodings
+    a, b = cross[0]
+    jump = (graph.node_images[a].double() - graph.node_images[b].double()).norm()
+    assert graph.edge_weights[np.flatnonzero((graph.edges == cross[0]).all(1))[0]] == \
+        pytest.approx(float(jump), rel=1e-6)
+    x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    path = shortest_path(graph, x[0], x[1])
+    assert np.isfinite(path.length) and path.nodes[0] == -1 and path.nodes[-1] == -1
+    assert model.training  # its mode is restored, its parameters untouched
+    assert all(p.grad is None for p in model.parameters())

@@ -5,9 +5,9 @@ Derived in {ref}`sec-agm-class`. Every family is built from the Appendix A layer
 gives it the WAE-GAN's parameter budget at every scale
 (:func:`atlasnb.widths.family_width`), and offers the AGM interface:
 
-- :class:`AtlasVAE` (:mod:`~atlasnb.families.atlas_vae`): eqs. (1) and (2);
-- :class:`ChartAutoEncoder` (:mod:`~atlasnb.families.cae`): eq. (7);
-- :class:`InfoGAN` (:mod:`~atlasnb.families.infogan`): eqs. (3) to (5), a semi-AGM
+- :class:`~atlasnb.families.atlas_vae.AtlasVAE`: eqs. (1) and (2);
+- :class:`~atlasnb.families.cae.ChartAutoEncoder`: eq. (7);
+- :class:`~atlasnb.families.infogan.InfoGAN`: eqs. (3) to (5), a semi-AGM
   (no ``encode``).
 
 ``config.model`` names the family (:data:`atlasnb.config.MODELS`); :func:`build_model`

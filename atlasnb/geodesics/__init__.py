@@ -34,6 +34,7 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 :mod:`~atlasnb.geodesics.search` (end points and A*),
 :mod:`~atlasnb.geodesics.validate` (paths and edge ids checked where they enter),
 :mod:`~atlasnb.geodesics.many` (many queries at once),
+:mod:`~atlasnb.geodesics.inversion` (codes of a model without an encoder),
 :mod:`~atlasnb.geodesics.path` (a query's result),
 :mod:`~atlasnb.geodesics.refine`, :mod:`~atlasnb.geodesics.choose` and
 :mod:`~atlasnb.geodesics.batch` (refinement) and

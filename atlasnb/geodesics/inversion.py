@@ -22,6 +22,7 @@ search places it in (:func:`atlasnb.geodesics.shortest_path`), and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,9 @@ from atlasnb.geodesics._common import _check_int, _model_device
 DEFAULT_ITERATIONS = 200
 DEFAULT_STARTS = 2
 DEFAULT_LR = (0.1, 1e-5)
+#: Adam's second-moment decay here: a short memory, so that steps keep their size as
+#: the gradient shrinks near the minimum (Adam's usual 0.999 stalls there).
+ADAM_BETA2 = 0.9
 
 
 @dataclass
@@ -96,11 +100,10 @@ def invert_decoder(model, targets: torch.Tensor, chart: int, starts: torch.Tenso
         best = z.detach().clone()
         best_distance = torch.gather(distance, 1, chosen).reshape(b * keep)
         z = z.clone().requires_grad_(True)
-        optimiser = torch.optim.Adam([z], lr=lr[0], betas=(0.9, 0.9))
         decay = (lr[1] / lr[0]) ** (1 / max(n_iterations - 1, 1))
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, decay)
         repeated = targets.repeat_interleave(keep, dim=0)
-        for _ in range(n_iterations):
+        first, second = torch.zeros_like(z), torch.zeros_like(z)  # Adam's moments
+        for step in range(1, n_iterations + 1):
             images = model.decode(z, int(chart))
             squared = (images - repeated).flatten(1).pow(2).sum(1)
             (gradient,) = torch.autograd.grad(squared.sum(), [z])
@@ -108,9 +111,11 @@ def invert_decoder(model, targets: torch.Tensor, chart: int, starts: torch.Tenso
                 current = squared.detach().double().clamp_min(0).sqrt()
                 better = current < best_distance
                 best[better], best_distance[better] = z.detach()[better], current[better]
-            z.grad = gradient
-            optimiser.step()
-            scheduler.step()
+                # Adam (betas 0.9 and ADAM_BETA2), written out: one update of every row
+                first.mul_(0.9).add_(gradient, alpha=0.1)
+                second.mul_(ADAM_BETA2).addcmul_(gradient, gradient, value=1 - ADAM_BETA2)
+                scale = math.sqrt(1 - ADAM_BETA2 ** step) / (1 - 0.9 ** step)
+                z -= lr[0] * decay ** (step - 1) * scale * first / (second.sqrt() + 1e-8)
         with torch.no_grad():  # the last step's point, not yet measured
             current = _flat_distances(model.decode(z, int(chart))[:, None], repeated)[:, 0]
             better = current < best_distance
