@@ -4,7 +4,8 @@
 ``sweep`` runs the Atlas WAE-GAN chapter with papermill over a grid of data sets,
 chart counts and seeds, one after another or in parallel on Dask distributed;
 ``prepare`` trains every model the book needs and runs its geodesic experiment, so
-that building the book only loads (``prepare --list`` prints those models). Every run folder is reused; an interrupted
+that building the book only loads (``prepare --list`` prints those models). Every run
+folder is reused; an interrupted
 command resumes when run again. Described in {ref}`sec-intro-running`.
 """
 

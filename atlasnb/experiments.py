@@ -132,7 +132,8 @@ def save_graph(run: Run, settings: GraphSettings, graph: geodesics.AtlasGraph,
 def _read_graph(run: Run, path, extra: str | None = None):
     """(graph, ``saved[extra]``) from the graph file ``path``, the graph attached to
     ``run``'s model; None when the file is missing, or (with a warning naming it)
-    damaged or made by another model (its fingerprint differs), so that the caller builds the graph again and overwrites it."""
+    damaged or made by another model (its fingerprint differs), so that the caller builds
+    the graph again and overwrites it."""
     if not path.exists():
         return None
     try:

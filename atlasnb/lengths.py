@@ -62,7 +62,8 @@ def measure(model, path: GeodesicPath, resolution: float,
             z0, z1 = path.latents[a:a + 1], path.latents[a + 1:a + 2]
             n = segment_steps(float((z1.double() - z0.double()).norm()), resolution)
             chart = int(path.charts[a])
-            steps.append(_step_lengths(lambda z: decoder(z, chart), z0, z1, image0, image1,
+            steps.append(_step_lengths(lambda z, chart=chart: decoder(z, chart), z0, z1,
+                                       image0, image1,
                                        n, decoder.batch_size)[0])
     return GeodesicPath(length=float(sum(s.sum() for s in steps)), nodes=path.nodes,
                         charts=path.charts, latents=path.latents, images=path.images,

@@ -42,12 +42,19 @@ from torch import nn
 
 from atlasnb.checks import check_int
 from atlasnb.config import DEFAULT_MODEL
-from atlasnb.layers import (IMAGE_SHAPE, ChartDecoder, ChartLinear,  # noqa: F401 (kept
-                            SamePaddedConv2d, chart_batch_norm,  # importable from here)
-                            check_images, conv_bn_swish, encoder_trunk, run_trunk,
-                            trunk_head)
-from atlasnb.paper import (ATLAS_LATENT_DIM, TABLE1_PARAMETER_COUNTS, TABLE1_WIDTHS,
-                           WAE_LATENT_DIM)
+from atlasnb.layers import (  # noqa: F401 (kept
+    IMAGE_SHAPE,
+    ChartDecoder,
+    ChartLinear,
+    SamePaddedConv2d,  # importable from here)
+    chart_batch_norm,
+    check_images,
+    conv_bn_swish,
+    encoder_trunk,
+    run_trunk,
+    trunk_head,
+)
+from atlasnb.paper import ATLAS_LATENT_DIM, TABLE1_PARAMETER_COUNTS, TABLE1_WIDTHS, WAE_LATENT_DIM
 from atlasnb.widths import expected_parameter_count, matched_width, scale_width
 
 __all__ = ["AtlasWAEGAN", "ChartLinear", "JointCritic", "LatentCritic", "TABLE1_PARAMETER_COUNTS",

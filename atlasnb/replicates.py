@@ -2,7 +2,8 @@
 
 Used by {ref}`sec-experiments`. Each seed trains its own models and draws its own
 graph; :func:`collect_seeds` gathers one :class:`atlasnb.experiments.Collection` per
-seed, :func:`mean_and_spread` averages their summaries, :func:`table1` gives Table 1 of both, :func:`pooled_lengths` puts
+seed, :func:`mean_and_spread` averages their summaries, :func:`table1` gives Table 1 of
+both, :func:`pooled_lengths` puts
 every seed's test pairs into one tidy table (with a ``seed`` column), and
 :func:`format_table1` prints Table 1 as "mean ± spread" (the standard deviation over
 seeds; with one seed, the value alone).

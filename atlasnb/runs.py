@@ -257,7 +257,8 @@ def _locked(path: Path):
         yield
         return
     if (path / "run.lock").exists() and not (path / "run.lock").is_file():
-        raise RunFolderError(errno.EISDIR, f"{path / 'run.lock'} is not a file (a folder or another "
+        raise RunFolderError(errno.EISDIR, f"{path / 'run.lock'} is not a file (a folder or "
+                             "another "
                              "kind of entry); it is the run's lock file: remove it and run "
                              "again")
     lock = FileLock(path / "run.lock", mode=files.file_mode())

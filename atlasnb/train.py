@@ -7,7 +7,8 @@ one auto-encoder step per mini-batch (with the config's ``latent_penalty`` and
 Appendix A. The other families ({ref}`sec-agm-class`) go through the same loop with
 their own objective, chosen in one place (:meth:`Trainer.step`): the Atlas VAE and
 the Chart Auto-Encoder have no critic and take one step per mini-batch; the InfoGAN
-takes an image-critic step, then a generator step. State lives in :class:`Trainer` so that :mod:`atlasnb.runs` can
+takes an image-critic step, then a generator step. State lives in :class:`Trainer` so
+that :mod:`atlasnb.runs` can
 checkpoint it after every epoch and resume to the same weights.
 """
 

@@ -131,7 +131,7 @@ def test_failed_optimisation_returns_the_original_path(sphere_case):
 def test_chart_changes_stay_inside_overlaps(case, request):
     model, graph, _, paths, refined = request.getfixturevalue(case)
     assert any(p.cross.any() for p in refined), "the pairs must include a chart change"
-    for original, path in zip(paths, refined):
+    for path in refined:
         sequence = tuple(int(y) for y in path.charts[np.r_[True, path.cross]])
         assert sequence in {c.charts for c in path.candidates}
         for a in np.flatnonzero(path.cross):

@@ -38,8 +38,9 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 :mod:`~atlasnb.geodesics.path` (a query's result),
 :mod:`~atlasnb.geodesics.refine`, :mod:`~atlasnb.geodesics.choose` and
 :mod:`~atlasnb.geodesics.batch` (refinement) and
-``atlasnb/geodesics/interpolate.py`` (Figure 3b's points). The public names are
-importable from here.
+``atlasnb/geodesics/interpolate.py`` (Figure 3b's points) and
+:mod:`~atlasnb.geodesics.prior` (the graph over points drawn from the prior). The public
+names are importable from here.
 """
 
 from atlasnb.geodesics.choose import Candidate

@@ -227,7 +227,7 @@ def _two_loop(batch: _Batch, grad: torch.Tensor, memory: list) -> torch.Tensor:
         q = q - alpha[batch.curve][:, None] * y
         alphas.append(alpha)
     gamma = torch.ones(batch.n_curves, dtype=grad.dtype, device=batch.device)
-    for s, y, ys, valid in reversed(memory):  # the newest valid pair scales H_0
+    for _s, y, ys, valid in reversed(memory):  # the newest valid pair scales H_0
         yy = batch.dot(y, y)
         take = valid & (gamma == 1) & (yy > 0)
         gamma = torch.where(take, ys / yy.clamp_min(1e-300), gamma)
@@ -303,7 +303,7 @@ def measure_polylines(decoder, polylines: list, n_steps: int) -> list:
         z1 = torch.stack([polylines[p][1][a + 1] for p, a in chosen])
         i0 = torch.stack([polylines[p][2][a] for p, a in chosen])
         i1 = torch.stack([polylines[p][2][a + 1] for p, a in chosen])
-        terms = _step_lengths(lambda z: decoder(z, chart), z0, z1, i0, i1, n_steps,
+        terms = _step_lengths(lambda z, chart=chart: decoder(z, chart), z0, z1, i0, i1, n_steps,
                               decoder.batch_size)
         for (p, a), row in zip(chosen, terms):
             steps[p][a] = row

@@ -8,7 +8,8 @@ psi but no F_y, so a point x cannot be encoded into chart y. In its place we tak
 found by gradient descent (Adam on the squared distance, its step size decayed
 geometrically; a short second-moment memory, beta2 = 0.9, so that its steps keep
 their size as the gradient shrinks near the minimum) from the best ``n_starts`` of
-a set of candidate starts, keeping the best code any run reached. The candidates are latent codes whose decodings are
+a set of candidate starts, keeping the best code any run reached. The candidates are
+latent codes whose decodings are
 already known (the graph's nodes or the prior samples of chart y): the ones whose
 images lie nearest to x. Where the chart does hold x the residual ||G_y(z') - x|| is
 small and z' plays the part of F_y(x); the residual is the jump of a chart change,

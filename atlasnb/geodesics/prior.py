@@ -109,7 +109,8 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
     its type. A model without ``encode`` (a semi-AGM) gets F_j(x_i) by decoder
     inversion, z' = argmin ||G_j(z') - x_i|| from the chart-j samples whose images lie
     nearest (:func:`~atlasnb.geodesics.inversion.link_by_inversion`; ``inversion``
-    holds its options), so the jump is ||x_i - G_j(z')||. Returns a :class:`~atlasnb.geodesics.PriorGraph`. Derived in {ref}`sec-graph-prior`.
+    holds its options), so the jump is ||x_i - G_j(z')||. Returns a
+    :class:`~atlasnb.geodesics.PriorGraph`. Derived in {ref}`sec-graph-prior`.
     """
     check_agm(model, encoder=False)
     _check_int("n_points", n_points, minimum=1)
