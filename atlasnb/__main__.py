@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from atlasnb.book.sweep import RESUME_HINT, SchedulerUnreachable
-from atlasnb.config import DATASETS, SCALES
+from atlasnb.config import IMAGE_DATASETS, SCALES
 
 #: A Dask scheduler address: protocol://host:port, or host:port (TCP).
 ADDRESS = re.compile(r"^(?:(?P<protocol>tcp|tls|ucx|ws|wss)://)?(?P<host>\[[0-9a-fA-F:]+\]"
@@ -143,7 +143,7 @@ def parser() -> argparse.ArgumentParser:
         "sweep", help="run the Atlas WAE-GAN chapter over data sets, chart counts and seeds")
     sweep.add_argument("--charts", type=integer(1), nargs="+", default=[1, 2, 4, 8, 16],
                        metavar="M", help="chart counts m (1 is the WAE-GAN)")
-    sweep.add_argument("--dataset", nargs="+", choices=DATASETS, default=["mnist"])
+    sweep.add_argument("--dataset", nargs="+", choices=IMAGE_DATASETS, default=["mnist"])
     sweep.add_argument("--seeds", "--seed", type=integer(0), nargs="+", default=[0],
                        metavar="SEED", help="seeds; with several, the summary gives the "
                        "mean and standard deviation over seeds")

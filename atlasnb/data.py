@@ -1,4 +1,6 @@
-"""MNIST and Fashion-MNIST as float tensors, through torchvision.
+"""MNIST and Fashion-MNIST as float tensors, through torchvision, and the image
+manifolds of :mod:`atlasnb.manifolds` (``"circle"``, ``"torus"``) with each image's
+parameters.
 
 Described in {ref}`sec-intro-data`. The data root is, in order: the ``root``
 argument, the ``ATLASNB_DATA`` environment variable, a per-user cache folder.
@@ -17,9 +19,15 @@ import numpy as np
 import torch
 
 from atlasnb.checks import check_int, check_optional_int
+from atlasnb.datasets import DATASET_NAMES, MANIFOLD_DATASETS, check_dataset
 
 DATASETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 SPLITS = ("train", "test")
+#: Images in each split of a manifold data set (as many as in MNIST's), and the seed
+#: their parameters are drawn with (a split's images are fixed; ``limit`` and
+#: ``seed`` of :func:`load_images` pick a subset of them, as for MNIST).
+MANIFOLD_SIZES = {"train": 60_000, "test": 10_000}
+MANIFOLD_SEEDS = {"train": 2021, "test": 2022}
 
 #: Size in bytes and MD5 of each uncompressed IDX file, as published with the data sets
 #: (torchvision lists MD5s of the compressed ``.gz`` downloads only).
@@ -91,18 +99,22 @@ def verify_file(path: Path, name: str) -> None:
                             f"{found} instead of {md5}): it is damaged; {redo}")
 def load_images(name: str, split: str = "train", root: str | os.PathLike | None = None,
                 limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images of ``name`` (``"mnist"`` or ``"fashion-mnist"``) and their labels.
+    """Images of ``name`` (one of :data:`DATASET_NAMES`) and their labels.
 
-    Returns float32 images in [0, 1] shaped (N, 1, 28, 28) and int64 labels (N,).
-    ``limit`` keeps a random subset of that many images, drawn with ``seed``
-    (the same seed gives the same subset, in a fixed order).
+    Returns float32 images in [0, 1] shaped (N, 1, 28, 28) and, for MNIST and
+    Fashion-MNIST, int64 labels (N,); for a manifold data set (``"circle"``,
+    ``"torus"``) the float64 parameters of each image instead, (N, 1) angles theta or
+    (N, 2) angles (theta, phi), drawn uniformly once per split. ``limit`` keeps a
+    random subset of that many images, drawn with ``seed`` (the same seed gives the
+    same subset, in a fixed order).
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set name={name!r}; accepted: {sorted(DATASETS)}")
+    check_dataset(name, "name")
     if split not in SPLITS:
         raise ValueError(f"unknown split={split!r}; accepted: {list(SPLITS)}")
     limit = check_optional_int("limit", limit, 1)
     seed = check_int("seed", seed, 0)
+    if name in MANIFOLD_DATASETS:
+        return _manifold_images(name, split, limit, seed)
     root = Path(root).expanduser() if root is not None else default_root()
     raw = root / DATASETS[name] / "raw"
     try:
@@ -126,11 +138,29 @@ def load_images(name: str, split: str = "train", root: str | os.PathLike | None 
     images = dataset.data.unsqueeze(1).to(torch.float32).div_(255.0)
     labels = dataset.targets.to(torch.int64)
     if limit is not None and limit < len(labels):
-        index = np.random.default_rng(int(seed)).choice(len(labels), size=int(limit),
-                                                        replace=False)
-        index = torch.from_numpy(np.sort(index))
+        index = torch.from_numpy(_subset(len(labels), limit, seed))
         images, labels = images[index], labels[index]
     return images, labels
+
+
+def _subset(size: int, limit: int, seed: int) -> np.ndarray:
+    """The sorted indices of the random subset of ``limit`` of ``size`` items."""
+    return np.sort(np.random.default_rng(int(seed)).choice(size, size=int(limit),
+                                                           replace=False))
+
+
+def _manifold_images(name: str, split: str, limit: int | None, seed: int):
+    """Images and parameters of manifold data set ``name`` (see :func:`load_images`)."""
+    from atlasnb.manifolds import manifold
+
+    generator = np.random.default_rng(MANIFOLD_SEEDS[split])
+    space = manifold(name)
+    parameters = space.sample_parameters(MANIFOLD_SIZES[split], generator)
+    if limit is not None and limit < len(parameters):
+        parameters = parameters[_subset(len(parameters), limit, seed)]
+    images = torch.cat([space.images_at(parameters[i:i + 4096])
+                        for i in range(0, len(parameters), 4096)])
+    return images, torch.from_numpy(parameters)
 
 
 def _download(name: str, split: str, root: Path, raw: Path):

@@ -86,17 +86,24 @@ def generated_label_counts(model, oracle: KNeighborsClassifier, n_per_chart: int
 
 
 def evaluate(model, config, device="cpu") -> dict:
-    """All metrics of a trained model on the test set of ``config.dataset``."""
+    """All metrics of a trained model on the test set of ``config.dataset``. For a
+    manifold data set (no labels) the label counts are empty (m x 0) lists."""
     from atlasnb.models import parameter_count
+
+    from atlasnb.data import MANIFOLD_DATASETS
 
     x, labels = load_images(config.dataset, "test", limit=config.test_size, seed=config.seed)
     confidence = chart_confidence(model, x, device=device)
-    assigned = chart_assignment(model, x, device=device)
-    assigned_labels = np.zeros((model.n_charts, 10), dtype=int)
-    np.add.at(assigned_labels, (assigned, labels.numpy()), 1)
-    generated = generated_label_counts(model, label_oracle(config.dataset, seed=config.seed),
-                                       seed=config.seed, device=device)
-    generates = generated >= GENERATES_FRACTION * generated.sum(axis=1, keepdims=True)
+    if config.dataset in MANIFOLD_DATASETS:  # no classes: the label counts stay empty
+        assigned_labels = generated = generates = np.zeros((model.n_charts, 0), dtype=int)
+    else:
+        assigned = chart_assignment(model, x, device=device)
+        assigned_labels = np.zeros((model.n_charts, 10), dtype=int)
+        np.add.at(assigned_labels, (assigned, labels.numpy()), 1)
+        generated = generated_label_counts(model, label_oracle(config.dataset,
+                                                               seed=config.seed),
+                                           seed=config.seed, device=device)
+        generates = generated >= GENERATES_FRACTION * generated.sum(axis=1, keepdims=True)
     histogram, _ = np.histogram(confidence, bins=50, range=(0.0, 1.0))
     result = {
         "model": config.model_name,

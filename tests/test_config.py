@@ -99,7 +99,8 @@ def test_key_depends_on_every_field_and_survives_a_round_trip():
     ("epochs", 0, "epochs must be an integer >= 1"),
     ("batch_size", 2.5, "batch_size must be an integer"),
     ("adam_betas", (0.5, 1.5), "adam_betas must be two numbers"),
-    ("dataset", "cifar", "dataset must be one of ('mnist', 'fashion-mnist'), got 'cifar'"),
+    ("dataset", "cifar", "dataset must be one of ('mnist', 'fashion-mnist', 'circle', 'torus'), "
+                           "got 'cifar'"),
     ("latent_penalty", "kl", "latent_penalty must be one of ('joint', 'per-chart'), got 'kl'"),
     ("reconstruction_cost", "l1", "reconstruction_cost must be one of ('squared', 'l2'), "
                                   "got 'l1'"),

@@ -75,6 +75,7 @@ def prepare_point(point: Point, scale: str, environ: dict, gpus: int,
     preparation's task). A failure is returned, not raised."""
     enter_environment(environ, gpus)
     from atlasnb import experiments, runs
+    from atlasnb.data import MANIFOLD_DATASETS
 
     config = point.config(scale)
     outcome = Outcome(point, str(runs.run_path(config)), ok=False, kind="prepare")
@@ -82,7 +83,13 @@ def prepare_point(point: Point, scale: str, environ: dict, gpus: int,
     try:
         run = runs.load_or_train(config, progress=progress)
         outcome.metrics = dict(run.metrics)
-        if not point.overrides:  # section 4's models: their geodesic experiment too
+        if point.dataset in MANIFOLD_DATASETS:  # the known manifolds' experiment
+            from atlasnb import known_experiment
+
+            result = known_experiment.manifold_experiment(
+                run, known_experiment.graph_settings(scale), progress=progress)
+            outcome.metrics.update(pairs=len(result["truth"]))
+        elif not point.overrides:  # section 4's models: their geodesic experiment too
             result = experiments.geodesic_experiment(run, experiments.graph_settings(scale),
                                                      progress=progress)
             outcome.metrics.update(failed_pairs=len(result["failed_pairs"]),
@@ -106,11 +113,10 @@ def list_configs(scale: str) -> list[str]:
 
 
 def prepare_tasks(points: list[Point], scale: str, progress: bool = False) -> list[Task]:
-    from atlasnb.config import make_config
     from atlasnb.runs import run_path
 
     return [Task(task_key("prepare", scale, p), p, prepare_point, (progress,),
-                 str(run_path(make_config(scale, p.dataset, p.n_charts, seed=p.seed))))
+                 str(run_path(p.config(scale))))
             for p in points]
 
 

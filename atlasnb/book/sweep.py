@@ -169,10 +169,10 @@ def chapter_points(point: Point) -> list[Point]:
     """Every model the Atlas WAE-GAN chapter loads when run for ``point``: its own,
     the other data set's with the same m and seed (Figures 2a and 2b show both), and
     for m > 1 the joint reading of the latent penalty (the chapter's comparison)."""
-    from atlasnb.config import DATASETS
+    from atlasnb.config import IMAGE_DATASETS
 
     models = [point] + [Point(d, point.n_charts, point.seed, point.overrides)
-                        for d in DATASETS if d != point.dataset]
+                        for d in IMAGE_DATASETS if d != point.dataset]
     if point.n_charts > 1:
         overrides = dict(point.overrides, latent_penalty="joint")
         models.append(Point(point.dataset, point.n_charts, point.seed,
