@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from atlasnb.checks import check_int as _check_int
 from atlasnb.checks import check_int_at_most, check_int_sequence, check_unit_pair
+from atlasnb.checks import check_positive as _check_positive
 from atlasnb.datasets import DATASET_NAMES as DATASETS
 from atlasnb.datasets import IMAGE_DATASETS, MANIFOLD_DATASETS, check_dataset
-from atlasnb.checks import check_positive as _check_positive
 from atlasnb.paper import (
     ADAM_BETAS,
     APPENDIX_A,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from atlasnb.checks import check_int, check_optional_int
-from atlasnb.datasets import DATASET_NAMES, MANIFOLD_DATASETS, check_dataset
+from atlasnb.datasets import MANIFOLD_DATASETS, check_dataset
 
 DATASETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 SPLITS = ("train", "test")

@@ -27,7 +27,8 @@ from atlasnb.data import load_images
 from atlasnb.experiments import GraphSettings, load_or_build_graph
 from atlasnb.runs import Run, atomic_write_json
 
-__all__ = ["MANIFOLD_POINTS", "MANIFOLD_GRAPH_SCALES", "chart_overlaps", "codes_table", "graph_settings",
+__all__ = ["MANIFOLD_POINTS", "MANIFOLD_GRAPH_SCALES", "chart_overlaps", "codes_table",
+           "graph_settings",
            "long_way_round", "manifold_experiment", "manifold_pairs", "summary"]
 
 RESULT_VERSION = 1

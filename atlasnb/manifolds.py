@@ -14,7 +14,8 @@ cubic B-spline is twice continuously differentiable and its weights are non-nega
 and sum to one, so the orbit is a C2 closed curve and every image stays in [0, 1] (a
 bicubic interpolation would be only C1 and overshoot). Before rotating, the base image
 is cut to the disc of radius :data:`DISC_RADIUS` pixels about the centre, so that the
-spline's support never reaches the frame: nothing leaves the picture. The shift moves the same spline
+spline's support never reaches the frame: nothing leaves the picture. The shift moves the
+same spline
 cyclically along the rows: as smooth as the rotation, exactly 2 pi periodic in phi, and
 still in [0, 1] (a band-limited Fourier phase shift would ring below 0).
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -273,7 +274,7 @@ class RotationShiftTorus:
 MANIFOLDS = {"circle": RotationCircle, "torus": RotationShiftTorus}
 
 
-@lru_cache(maxsize=None)
+@cache
 def manifold(name: str):
     """The manifold of data set ``name`` ("circle" or "torus") on the default digit."""
     if name not in MANIFOLDS:

@@ -88,9 +88,8 @@ def generated_label_counts(model, oracle: KNeighborsClassifier, n_per_chart: int
 def evaluate(model, config, device="cpu") -> dict:
     """All metrics of a trained model on the test set of ``config.dataset``. For a
     manifold data set (no labels) the label counts are empty (m x 0) lists."""
-    from atlasnb.models import parameter_count
-
     from atlasnb.data import MANIFOLD_DATASETS
+    from atlasnb.models import parameter_count
 
     x, labels = load_images(config.dataset, "test", limit=config.test_size, seed=config.seed)
     confidence = chart_confidence(model, x, device=device)

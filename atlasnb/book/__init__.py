@@ -6,5 +6,6 @@ subpackage. Described in {ref}`sec-intro-running`. Its modules:
 :mod:`~atlasnb.book.chapters` (chapters as notebooks), :mod:`~atlasnb.book.parameters`
 (a chapter's papermill parameters), :mod:`~atlasnb.book.sweep` (one task per
 configuration), :mod:`~atlasnb.book.summary` (what a sweep or preparation printed),
-:mod:`~atlasnb.book.prepare` (the book's long work, before any chapter) and :mod:`~atlasnb.book.sphinxext` (the API page's docstrings).
+:mod:`~atlasnb.book.prepare` (the book's long work, before any chapter) and
+:mod:`~atlasnb.book.sphinxext` (the API page's docstrings).
 """
