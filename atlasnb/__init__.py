@@ -9,7 +9,12 @@ Each module holds one idea:
 - :mod:`atlasnb.paper`: the paper's constants, in one place.
 - :mod:`atlasnb.config`: training configurations and the three scales.
 - :mod:`atlasnb.widths`: model widths with equal parameter budgets.
-- :mod:`atlasnb.data`: MNIST and Fashion-MNIST through torchvision.
+- :mod:`atlasnb.datasets`: the names of the data sets, checked in one place.
+- :mod:`atlasnb.data`: MNIST and Fashion-MNIST through torchvision, and the known manifolds.
+- :mod:`atlasnb.manifolds`: images on a rotation circle and a rotation-shift torus, with
+  exact geodesic distances.
+- :mod:`atlasnb.torus_geodesics`: the torus's distances, computed from its generator.
+- :mod:`atlasnb.known_experiment`: trained models' geodesics against those distances.
 - :mod:`atlasnb.layers`: the layers of Appendix A, shared by every model.
 - :mod:`atlasnb.models`: WAE-GAN and Atlas WAE-GAN (Appendix A).
 - :mod:`atlasnb.families`: the Atlas VAE, the Chart Auto-Encoder and an InfoGAN-type

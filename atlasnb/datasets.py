@@ -1,6 +1,6 @@
 """The data set names, checked in one place (no torch needed, so configs stay light).
 
-Described in {ref}`sec-intro-data` and {ref}`sec-known-manifolds`.
+Described in {ref}`sec-intro-data` and {ref}`sec-agm-one-chart`.
 :func:`atlasnb.data.load_images` reads or generates each of them.
 """
 

@@ -1,8 +1,9 @@
 """Image data sets on a manifold we construct, so that every geodesic has an exact answer.
 
-Derived in {ref}`sec-known-manifolds`. One base image (by default a fixed MNIST test
-digit, :data:`DEFAULT_DIGIT`; any 28 x 28 image in [0, 1] is accepted) is moved by a
-smooth group action, and the images it takes form a closed manifold in pixel space:
+Used to test the argument of {ref}`sec-agm-one-chart` on trained models. One base image
+(by default a fixed MNIST test digit, :data:`DEFAULT_DIGIT`; any 28 x 28 image in
+[0, 1] is accepted) is moved by a smooth group action, and the images it takes form a
+closed manifold in pixel space:
 
 - :class:`RotationCircle`: the image rotated by theta about the centre, a closed
   curve (a circle);
@@ -154,8 +155,7 @@ class RotationCircle:
     geodesic (shorter arc) length between the images at two angles, in pixel-space
     L2 units; ``circumference`` the orbit's length. The arc length s(theta) is a
     chord sum over ``n_grid`` equally spaced angles, Richardson-extrapolated with the
-    sum over half as many (error O(n_grid^-4)), linear in between. Derived in
-    {ref}`sec-known-manifolds`.
+    sum over half as many (error O(n_grid^-4)), linear in between.
     """
 
     dimension = 1
@@ -219,7 +219,7 @@ class RotationShiftTorus:
     geodesic distance between points ``a`` and ``b`` given as (theta, phi) pairs
     (shape (2,) or (n, 2)), in pixel-space L2 units, computed by
     :func:`atlasnb.torus_geodesics.torus_distance` on a periodic grid of ``n_grid`` x
-    ``n_grid`` angles followed by curve refinement. Derived in {ref}`sec-known-manifolds`.
+    ``n_grid`` angles followed by curve refinement.
     """
 
     dimension = 2

@@ -1,6 +1,7 @@
 """Exact-enough geodesics on the rotation-shift torus of :mod:`atlasnb.manifolds`.
 
-Derived in {ref}`sec-known-manifolds`. The torus's metric (the pixel-space metric
+Used with :mod:`atlasnb.manifolds` ({ref}`sec-agm-one-chart`). The torus's metric (the
+pixel-space metric
 pulled back to (theta, phi)) is not flat, so its distances are computed numerically,
 from the generator itself:
 
