@@ -37,8 +37,8 @@ __all__ = ["APPENDIX_A", "ATLAS_LATENT_DIM", "DATASETS", "DEFAULT_MODEL", "FAMIL
            "RECONSTRUCTION_COSTS", "SCALES", "SCALE_OVERRIDES", "TABLE1_WIDTHS",
            "TrainConfig", "WAE_LATENT_DIM", "make_config", "table1_width"]
 
-#: :data:`DATASETS` (every accepted name, from :mod:`atlasnb.datasets`) holds the
-#: paper's data sets (:data:`IMAGE_DATASETS`) and the known manifolds, which train
+#: ``DATASETS`` (every accepted name, from :mod:`atlasnb.datasets`) holds the
+#: paper's data sets (``IMAGE_DATASETS``) and the known manifolds, which train
 #: with MNIST's Appendix A settings since their images are made from an MNIST digit.
 SCALES = ("smoke", "quick", "paper")
 #: The two readings of eq. (6)'s divergence D(Q(Z, Y), P(Z, Y)); see

@@ -99,7 +99,7 @@ def verify_file(path: Path, name: str) -> None:
                             f"{found} instead of {md5}): it is damaged; {redo}")
 def load_images(name: str, split: str = "train", root: str | os.PathLike | None = None,
                 limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images of ``name`` (one of :data:`DATASET_NAMES`) and their labels.
+    """Images of ``name`` (one of ``atlasnb.datasets.DATASET_NAMES``) and their labels.
 
     Returns float32 images in [0, 1] shaped (N, 1, 28, 28) and, for MNIST and
     Fashion-MNIST, int64 labels (N,); for a manifold data set (``"circle"``,

@@ -8,7 +8,7 @@ algorithm.
 
 - :func:`geodesic_experiment`: one model's graph, path lengths and interpolations;
 - :func:`collect`: every model of a grid of data sets and chart counts, as tables;
-- :func:`table1`: Table 1 with the paper's value beside ours.
+- :func:`atlasnb.table1.table1`: Table 1 with the paper's value beside ours.
 """
 
 from __future__ import annotations

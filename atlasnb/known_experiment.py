@@ -1,7 +1,7 @@
 """Geodesics of trained models on the known manifolds, against the exact distance.
 
 Tests the argument of {ref}`sec-agm-one-chart` on trained models. For each model of
-:data:`MANIFOLD_POINTS`
+``MANIFOLD_POINTS``
 (one chart of the manifold's dimension, one of the paper's d = 8, Atlas WAE-GANs of
 the manifold's dimension, all at equal parameter budgets), :func:`manifold_experiment`
 joins ``n_pairs`` random test pairs by Algorithm 1's graph, refines each path

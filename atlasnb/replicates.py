@@ -57,9 +57,9 @@ def table1(mean: pd.DataFrame, spread: pd.DataFrame, dataset: str) -> tuple:
 
 
 def format_table1(mean: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:
-    """Table 1 (:func:`atlasnb.experiments.table1` of the mean and of the spread) as
+    """Table 1 (:func:`atlasnb.table1.table1` of the mean and of the spread) as
     strings: "mean ± spread" in our rows where the spread is known, the paper's rows
-    and single-seed values as :func:`atlasnb.experiments.format_table1` prints them."""
+    and single-seed values as :func:`atlasnb.table1.format_table1` prints them."""
     shown = experiments.format_table1(mean)
     for (quantity, source), row in mean.iterrows():
         if source != "ours":

@@ -43,7 +43,7 @@ def runs_root() -> Path:
 def check_runs_root(root: str | os.PathLike | None = None) -> Path:
     """The runs folder (``root``, else :func:`runs_root`), made if missing and checked
     writable before any work starts: a file in its place or a folder that cannot be
-    written is a :class:`RunFolderError` naming it."""
+    written is a :class:`~atlasnb.files.RunFolderError` naming it."""
     root = Path(root) if root is not None else runs_root()
     if root.exists() and not root.is_dir():
         raise RunFolderError(errno.ENOTDIR, f"the runs folder {root} is a file, not a "

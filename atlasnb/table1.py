@@ -11,7 +11,7 @@ import pandas as pd
 
 from atlasnb import paper
 
-#: Table 1's rows: (our row name, the column of :attr:`Collection.summary`, the
+#: Table 1's rows: (our row name, the column of ``Collection.summary``, the
 #: row of ``atlasnb.paper.TABLE1``), "/ N" rows divided by the number of points.
 TABLE1_ROWS = (
     ("continuous dimension", "latent_dim", "continuous dimension"),

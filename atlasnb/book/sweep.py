@@ -7,8 +7,8 @@ a list of :class:`Task` s sequentially, on a local Dask cluster (``workers``) or
 existing Dask scheduler (``scheduler``), each after the tasks it needs. :func:`sweep`
 first trains every model the Atlas WAE-GAN chapter loads for the configurations
 (:func:`chapter_points`, each model once), then runs the chapter with papermill for
-each configuration; :func:`print_summary` reports the metrics, their mean and spread
-over seeds, and every failed task with its notebook.
+each configuration; :func:`~atlasnb.book.summary.print_summary` reports the metrics,
+their mean and spread over seeds, and every failed task with its notebook.
 """
 
 from __future__ import annotations
@@ -339,7 +339,8 @@ def _execute_dask(tasks, scale, environ, workers, scheduler, finished) -> None:
 def sweep(points: list[Point], scale: str, book_root: str | os.PathLike,
           workers: int | None = None, scheduler: str | None = None) -> int:
     """Run the Atlas WAE-GAN chapter for every point, print the summary, return the
-    exit code (see :func:`print_summary`). The runs folder is checked first."""
+    exit code (see :func:`~atlasnb.book.summary.print_summary`). The runs folder is
+    checked first."""
     from atlasnb.runs import check_runs_root
 
     check_runs_root()

@@ -7,7 +7,7 @@ points, or than another sequence the graph nearly chose.
 path, all paths' candidates together (:mod:`~atlasnb.geodesics.batch`), and keeps
 the shortest: the graph path; the straight latent segment in each chart holding
 both end points; the next best graph paths with other chart sequences
-(:func:`~atlasnb.geodesics.many.alternative_paths`); and, where the best refined
+(``atlasnb.geodesics.many.alternative_paths``); and, where the best refined
 curve stays on both sides of a chart change inside one chart's domain, that curve
 with the change dropped, refined again.
 """

@@ -140,7 +140,7 @@ def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_
     straight latent segment in every chart holding both end points (psi > eps at
     both, from the path's ``placements``; such a candidate starts and ends at the
     end points' codes in that chart); ``n_alternatives`` next best graph paths with
-    other chart sequences (given a graph: :func:`atlasnb.geodesics.many.alternative_paths`);
+    other chart sequences (given a graph: ``atlasnb.geodesics.many.alternative_paths``);
     and the best refined curve with every chart change dropped whose one side
     decodes inside the other side's chart, refined again. Each candidate's
     lengths are in the result's ``candidates``. ``choose_charts=False`` keeps the

@@ -70,7 +70,8 @@ def _check_fields(path) -> None:
 
 
 def check_path(model, path):
-    """``path`` checked for ``model``: a :class:`GeodesicPath` whose fields agree in
+    """``path`` checked for ``model``: a :class:`~atlasnb.geodesics.GeodesicPath` whose
+    fields agree in
     length, with finite codes, images and steps, charts in [0, m) and codes of size
     d. A :class:`~atlasnb.fingerprint.ModelMismatchError` says when it belongs to
     another model. Returns the path, its codes and images converted to the dtype of
