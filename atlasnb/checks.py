@@ -72,3 +72,11 @@ def replace_settings(settings, **overrides):
         raise ValueError(f"unknown {type(settings).__name__} fields {unknown}; "
                          f"accepted: {accepted}")
     return dataclasses.replace(settings, **overrides)
+
+
+def check_eps(eps) -> float:
+    """``eps``, the partition threshold of Algorithm 1, as a float in [0, 1)."""
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) \
+            or not 0 <= eps < 1:
+        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
+    return float(eps)

@@ -42,13 +42,9 @@ from torch import nn
 
 from atlasnb.checks import check_int
 from atlasnb.config import DEFAULT_MODEL
-from atlasnb.layers import (  # noqa: F401 (kept
-    IMAGE_SHAPE,
+from atlasnb.layers import (
     ChartDecoder,
     ChartLinear,
-    SamePaddedConv2d,  # importable from here)
-    chart_batch_norm,
-    check_images,
     conv_bn_swish,
     encoder_trunk,
     run_trunk,
@@ -60,10 +56,6 @@ from atlasnb.widths import expected_parameter_count, matched_width, scale_width
 __all__ = ["AtlasWAEGAN", "ChartLinear", "JointCritic", "LatentCritic", "TABLE1_PARAMETER_COUNTS",
            "WAEGAN", "build_critic", "build_model", "expected_parameter_count",
            "matched_width", "meta_parameter_count", "parameter_count", "scale_width"]
-
-# The layers live in atlasnb.layers (shared by every family); kept importable here.
-_conv_bn_swish, _chart_batch_norm, _check_images = conv_bn_swish, chart_batch_norm, check_images
-
 
 def _check_positive_int(name: str, value) -> int:
     return check_int(name, value, 1)

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from atlasnb import experiments, geodesics, models, refinement, runs, toy
+from atlasnb import experiments, files, geodesics, models, refinement, runs, toy
 from atlasnb.book import sweep
-from atlasnb.book.sweep import Outcome, Point, Task, execute
+from atlasnb.book.configs import BookConfig
+from atlasnb.book.tasks import Outcome, Task, execute
 from atlasnb.config import make_config
 from atlasnb.fingerprint import ModelMismatchError, model_fingerprint
 
@@ -288,7 +289,7 @@ def test_an_empty_path_and_a_lock_folder_are_refused(tmp_path, monkeypatch):
         runs.load_or_train(config, path="", device="cpu", progress=False)
     assert list(tmp_path.iterdir()) == []  # nothing trained here
     (tmp_path / "run" / "run.lock").mkdir(parents=True)
-    with pytest.raises(runs.RunFolderError, match=r"run\.lock is not a file .* remove it"):
+    with pytest.raises(files.RunFolderError, match=r"run\.lock is not a file .* remove it"):
         runs.load_or_train(config, path=tmp_path / "run", device="cpu", progress=False)
 
 
@@ -298,17 +299,17 @@ def test_a_runs_folder_that_is_a_file_or_read_only_is_refused_before_work(tmp_pa
     monkeypatch.setattr(sweep, "execute", lambda *a, **k: started.append(a) or ([], False))
     monkeypatch.setenv("ATLASNB_RUNS", str(tmp_path / "a file"))
     (tmp_path / "a file").write_text("")
-    with pytest.raises(runs.RunFolderError, match="is a file, not a folder; point "
+    with pytest.raises(files.RunFolderError, match="is a file, not a folder; point "
                                                   "ATLASNB_RUNS at a folder"):
-        sweep.sweep([Point("mnist", 1)], "smoke", ".")
+        sweep.sweep([BookConfig("mnist", 1)], "smoke", ".")
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir()
         locked.chmod(0o500)
         monkeypatch.setenv("ATLASNB_RUNS", str(locked))
         try:
-            with pytest.raises(runs.RunFolderError, match="cannot be written"):
-                sweep.sweep([Point("mnist", 1)], "smoke", ".")
+            with pytest.raises(files.RunFolderError, match="cannot be written"):
+                sweep.sweep([BookConfig("mnist", 1)], "smoke", ".")
         finally:
             locked.chmod(0o700)
     assert started == []
@@ -324,7 +325,7 @@ def _chapter_runs(point, scale, environ, gpus):
 
 def test_a_chapter_does_not_start_when_its_model_failed(tmp_path, monkeypatch):
     monkeypatch.setenv("ATLASNB_RUNS", str(tmp_path))
-    point = Point("mnist", 2)
+    point = BookConfig("mnist", 2)
     tasks = [Task("train-a", point, _train_fails),
              Task("chapter-a", point, _chapter_runs, folder="f", after=("train-a",))]
     with warnings.catch_warnings():

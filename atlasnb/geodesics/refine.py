@@ -19,10 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from atlasnb.agm import check_agm
-from atlasnb.geodesics._common import _check_eps, _check_int, _Decoder, _evaluating
+from atlasnb.checks import check_eps, check_int
 from atlasnb.geodesics.batch import measure_polylines
 from atlasnb.geodesics.choose import check_alternatives, choose
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
+from atlasnb.geodesics.decoding import Decoder, evaluating
 from atlasnb.geodesics.graph import AtlasGraph, default_eps
 from atlasnb.geodesics.path import GeodesicPath
 from atlasnb.geodesics.validate import check_path
@@ -45,11 +46,11 @@ N_ALTERNATIVES = 1
 def _model_and_eps(model_or_graph, eps):
     if isinstance(model_or_graph, AtlasGraph):
         model = model_or_graph.model
-        eps = model_or_graph.eps if eps is None else _check_eps(eps)
+        eps = model_or_graph.eps if eps is None else check_eps(eps)
     else:
         model = model_or_graph
         check_agm(model)
-        eps = default_eps(model.n_charts) if eps is None else _check_eps(eps)
+        eps = default_eps(model.n_charts) if eps is None else check_eps(eps)
     check_agm(model)
     return model, eps
 
@@ -85,9 +86,9 @@ def measure_path(model_or_graph, path: GeodesicPath, n_steps: int = MEASURE_STEP
     """
     model, _ = _model_and_eps(model_or_graph, None)
     path = check_path(model, path)
-    _check_int("n_steps", n_steps, minimum=1)
-    decoder = _Decoder(model, batch_size)
-    with _evaluating(model):
+    check_int("n_steps", n_steps, minimum=1)
+    decoder = Decoder(model, batch_size)
+    with evaluating(model):
         steps = measure_polylines(decoder, [(path.charts, path.latents, path.images)],
                                   n_steps)[0]
     return GeodesicPath(length=float(sum(s.sum() for s in steps)), nodes=path.nodes,
@@ -191,12 +192,12 @@ def refine_all(model_or_graph, paths: list, points_per_run: int = POINTS_PER_RUN
         _check_path(path, f"paths[{i}]")
         paths[i] = check_path(model, path)
         _check_belongs(model_or_graph, model, paths[i], f"paths[{i}]")
-    _check_int("points_per_run", points_per_run, minimum=2)
+    check_int("points_per_run", points_per_run, minimum=2)
     if optimiser not in OPTIMISERS:
         raise ValueError(f"optimiser must be one of {tuple(OPTIMISERS)}, got {optimiser!r}")
     n_iterations = OPTIMISERS[optimiser] if n_iterations is None else n_iterations
-    _check_int("n_iterations", n_iterations, minimum=0)
-    _check_int("measure_steps", measure_steps, minimum=1)
+    check_int("n_iterations", n_iterations, minimum=0)
+    check_int("measure_steps", measure_steps, minimum=1)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if not lr > 0:
