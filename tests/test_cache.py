@@ -80,7 +80,7 @@ def test_the_scan_keys_its_reference(runs_root, monkeypatch):
 
     monkeypatch.setattr(geodesics, "build_atlas_graph", no_graph)
     again = experiments.length_scan(run, SETTINGS, settings, reference.copy(), progress=False)
-    assert again.equals(first)  # the same reference: the same entry
+    assert again.equals(first)  # the same reference: the same entry, columns in order
     monkeypatch.undo()
     changed = experiments.length_scan(run, SETTINGS, settings, reference * 2, progress=False)
     assert len(sorted(run.path.glob("refinement-scan-*.json"))) == 2  # a new entry

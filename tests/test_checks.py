@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atlasnb import checks, experiments, refinement
+from atlasnb import checks, experiments
+from atlasnb.experiments import refinement
 
 
 @pytest.mark.parametrize("value", [3, np.int64(3), np.int32(3), np.uint8(3)])

@@ -169,11 +169,11 @@ def test_prepare_runs_the_geodesic_experiment_once(sequential, tmp_path, monkeyp
     root = tmp_path / "runs"
     shutil.copytree(folder(source, point), folder(root, point))
     monkeypatch.setenv("ATLASNB_RUNS", str(root))
-    assert prepare(SCALE, points=[point]) == 0
+    assert prepare(SCALE, configs=[point]) == 0
     results = sorted(folder(root, point).glob("geodesics-*.json"))
     assert len(results) == 1
     written = results[0].stat().st_mtime_ns
-    assert prepare(SCALE, points=[point]) == 0
+    assert prepare(SCALE, configs=[point]) == 0
     assert results[0].stat().st_mtime_ns == written
 
 

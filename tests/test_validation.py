@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from atlasnb import experiments, files, geodesics, models, refinement, runs, toy
+from atlasnb import experiments, files, geodesics, models, runs, toy
+from atlasnb.experiments import cache, refinement
 from atlasnb.book import sweep
 from atlasnb.book.configs import BookConfig
 from atlasnb.book.tasks import Outcome, Task, execute
@@ -75,11 +76,13 @@ def test_a_graph_or_result_copied_from_another_run_folder_is_made_again(runs_roo
     experiments.geodesic_experiment(large, SETTINGS, progress=False)
     own = experiments.geodesic_experiment(small, SETTINGS, progress=False)
     graph_file = experiments.graph_path(small, SETTINGS)
-    result_file = small.path / f"geodesics-{SETTINGS.key('all')}.json"
-    for source in (experiments.graph_path(large, SETTINGS),
-                   large.path / f"geodesics-{SETTINGS.key('all')}.json",
-                   large.path / f"geodesics-{SETTINGS.key('all')}.pt"):
-        shutil.copy(source, small.path / source.name)
+    result_file, large_file = (cache.cache_path(run.path, "geodesics", {"settings": SETTINGS},
+                                                run.model, experiments.RESULT_VERSION)
+                               for run in (small, large))
+    # Copied under this run's names: a graph and a result of the m = 4 model.
+    shutil.copy(experiments.graph_path(large, SETTINGS), graph_file)
+    for suffix in (".json", ".pt"):
+        shutil.copy(large_file.with_suffix(suffix), result_file.with_suffix(suffix))
     with pytest.warns(RuntimeWarning) as caught:
         again = experiments.geodesic_experiment(small, SETTINGS, progress=False)
     messages = [str(w.message) for w in caught]

@@ -182,4 +182,5 @@ def length_scan(run: Run, graph_settings: GraphSettings, settings: RefineSetting
     result = cached(run.path, "refinement-scan", {"graph": graph_settings, "refine": settings,
                                                  "reference": reference[:n_pairs]},
                     compute, run.model, SCAN_VERSION)
-    return pd.DataFrame(result["rows"])
+    return pd.DataFrame(result["rows"], columns=["n_points", "pair", "graph", "reference",
+                                                 "excess"])

@@ -241,11 +241,9 @@ class AtlasGraph:
             raise ValueError(f"ids must be a 1-d array of edge ids in [0, {len(self.edges)}), "
                              f"got {ids.dtype} shaped {ids.shape}")
         steps = np.asarray(steps, dtype=np.float64)
-        if steps.shape != (len(ids), self.n_steps) or not np.isfinite(steps).all() \
-                or (steps < 0).any():
-            raise ValueError(f"steps must be finite, non-negative eq. (10) terms shaped "
-                             f"(len(ids), n_steps) = {(len(ids), self.n_steps)}, got shape "
-                             f"{steps.shape}")
+        if steps.shape != (len(ids), self.n_steps) or not (np.isfinite(steps) & (steps >= 0)).all():
+            raise ValueError(f"steps must be finite eq. (10) terms >= 0 shaped (len(ids), "
+                             f"n_steps) = {(len(ids), self.n_steps)}, got shape {steps.shape}")
         self.edge_steps[ids] = steps
         self.edge_weights[ids] = steps.sum(axis=1)
         self.edge_exact[ids] = True
