@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from atlasnb import experiments, geodesics, paper, runs, table1
-from atlasnb.experiments import cache
 from atlasnb.config import make_config
+from atlasnb.experiments import cache
 
 #: A tiny version of the smoke preset: seconds per model on a CPU.
 TINY = dict(width=2, train_size=200, test_size=100, epochs=1, batch_size=50,

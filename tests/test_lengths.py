@@ -11,8 +11,14 @@ import pytest
 import torch
 
 from atlasnb import lengths, toy
-from atlasnb.geodesics import GeodesicPath, build_atlas_graph, measure_path, refine, shortest_path
-from atlasnb.geodesics import straight_path
+from atlasnb.geodesics import (
+    GeodesicPath,
+    build_atlas_graph,
+    measure_path,
+    refine,
+    shortest_path,
+    straight_path,
+)
 
 TOLERANCE = 1e-9  # float64 decodings of the toy atlas
 

@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from atlasnb import experiments, files, geodesics, models, runs, toy
-from atlasnb.experiments import cache, refinement
 from atlasnb.book import sweep
 from atlasnb.book.configs import BookConfig
 from atlasnb.book.tasks import Outcome, Task, execute
 from atlasnb.config import make_config
+from atlasnb.experiments import cache, refinement
 from atlasnb.fingerprint import ModelMismatchError, model_fingerprint
 
 TINY = dict(width=2, train_size=200, test_size=100, epochs=1, batch_size=50,
@@ -256,17 +256,17 @@ def test_bad_config_values_are_refused_on_construction(changes, message):
 
 
 @pytest.mark.parametrize("make, changes, message", [
-    (refinement.refine_settings, dict(points_per_run=1),
+    (experiments.refine_settings, dict(points_per_run=1),
      "points_per_run must be an integer >= 2, got 1"),
-    (refinement.refine_settings, dict(n_frames=0), "n_frames must be an integer >= 2, got 0"),
-    (refinement.refine_settings, dict(scan_points=1000),
+    (experiments.refine_settings, dict(n_frames=0), "n_frames must be an integer >= 2, got 0"),
+    (experiments.refine_settings, dict(scan_points=1000),
      "scan_points must be a list or tuple of integers >= 2"),
     (experiments.graph_settings, dict(interpolation_points=1),
      "interpolation_points must be an integer >= 2, got 1"),
     (experiments.graph_settings, dict(eps="0.1"), "eps must be a number in [0, 1), got '0.1'"),
     (experiments.graph_settings, dict(n_point=10),
      "unknown GraphSettings fields ['n_point']; accepted: ['eps', 'insert', "),
-    (refinement.refine_settings, dict(frames=3),
+    (experiments.refine_settings, dict(frames=3),
      "unknown RefineSettings fields ['frames']; accepted: ['n_frames', 'n_iterations', "),
 ])
 def test_bad_settings_are_refused_on_construction(make, changes, message):

@@ -76,7 +76,8 @@ def summary_row(run: Run, result: dict) -> dict:
 
 def collect(scale: str, datasets, chart_counts, seed: int = 0,
             settings: GraphSettings | None = None, progress: bool = False,
-            insert: str | None = None, **config_overrides) -> Collection:
+            insert: str | None = None, loaded: dict | None = None,
+            **config_overrides) -> Collection:
     """Load (or train, if missing) the model of every data set and chart count, run
     :func:`~atlasnb.experiments.geodesic_experiment` on it, and gather the results.
 
@@ -85,17 +86,22 @@ def collect(scale: str, datasets, chart_counts, seed: int = 0,
     models trained by other chapters or a sweep are reused, never retrained.
     ``settings`` defaults to :func:`~atlasnb.experiments.graph_settings` of ``scale``;
     ``insert`` (``"own"`` or ``"all"``, see :func:`atlasnb.geodesics.shortest_path`)
-    replaces its end-point insertion and so names other cached results.
+    replaces its end-point insertion and so names other cached results. ``loaded``:
+    (dataset, n_charts) -> a run already loaded (e.g. :attr:`Collection.runs` of this
+    grid), used instead of loading it again.
     Used in {ref}`sec-experiments`.
     """
     settings = settings if settings is not None else graph_settings(scale)
     if insert is not None:
         settings = replace_settings(settings, insert=insert)
-    rows, length_rows, interpolations, loaded = [], [], {}, {}
+    rows, length_rows, interpolations = [], [], {}
+    loaded = dict(loaded or {})
     for dataset in datasets:
         for m in chart_counts:
             config = make_config(scale, dataset, n_charts=m, seed=seed, **config_overrides)
-            run = loaded[dataset, m] = runs.load_or_train(config, progress=progress)
+            run = loaded.get((dataset, m))
+            if run is None or run.config != config:
+                run = loaded[dataset, m] = runs.load_or_train(config, progress=progress)
             result = geodesic_experiment(run, settings, progress=progress)
             rows.append(summary_row(run, result))
             for pair, (length, distance, change) in enumerate(zip(
@@ -106,4 +112,5 @@ def collect(scale: str, datasets, chart_counts, seed: int = 0,
                                     "chart_changes": change})
             interpolations[dataset, m] = result["interpolations"]
     summary = pd.DataFrame(rows).set_index(["dataset", "n_charts"])
-    return Collection(summary, pd.DataFrame(length_rows), interpolations, settings, loaded)
+    return Collection(summary, pd.DataFrame(length_rows), interpolations, settings,
+                      {key: loaded[key] for key in summary.index})
