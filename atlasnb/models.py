@@ -224,12 +224,17 @@ def meta_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
 
 
 # ----------------------------------------------------------------------------- builders
-def build_model(config) -> AtlasWAEGAN:
-    """The model a :class:`atlasnb.config.TrainConfig` describes (another family's
-    through :func:`atlasnb.families.build_model`)."""
+def _check_family(config) -> None:
     if config.model != DEFAULT_MODEL:
-        from atlasnb import families
-        return families.build_model(config)
+        raise ValueError(f"config.model is {config.model!r}, but atlasnb.models builds the "
+                         f"{DEFAULT_MODEL!r} family only; build it with "
+                         "atlasnb.families.build_model (or build_critic)")
+
+
+def build_model(config) -> AtlasWAEGAN:
+    """The (Atlas) WAE-GAN a :class:`atlasnb.config.TrainConfig` describes; every family's
+    model, this one included, comes from :func:`atlasnb.families.build_model`."""
+    _check_family(config)
     if config.n_charts == 1:
         return WAEGAN(h=config.model_width, latent_dim=config.model_latent_dim)
     return AtlasWAEGAN(config.n_charts, h=config.model_width,
@@ -240,8 +245,6 @@ def build_critic(config) -> LatentCritic | JointCritic:
     """The latent critic(s) for :func:`build_model`'s model (width 4h, same h): one per
     chart for ``latent_penalty="per-chart"``, one on (z, y) for ``"joint"``. Another
     family's critic comes from :func:`atlasnb.families.build_critic`."""
-    if config.model != DEFAULT_MODEL:
-        from atlasnb import families
-        return families.build_critic(config)
+    _check_family(config)
     critic = JointCritic if config.latent_penalty == "joint" else LatentCritic
     return critic(config.n_charts, config.model_latent_dim, config.model_width)

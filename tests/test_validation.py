@@ -18,7 +18,7 @@ from atlasnb.book import sweep
 from atlasnb.book.configs import BookConfig
 from atlasnb.book.tasks import Outcome, Task, execute
 from atlasnb.config import make_config
-from atlasnb.experiments import cache, refinement
+from atlasnb.experiments import cache
 from atlasnb.fingerprint import ModelMismatchError, model_fingerprint
 
 TINY = dict(width=2, train_size=200, test_size=100, epochs=1, batch_size=50,

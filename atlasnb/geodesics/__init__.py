@@ -38,6 +38,7 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 :mod:`~atlasnb.geodesics.inversion` (codes of a model without an encoder),
 :mod:`~atlasnb.geodesics.path` (a query's result),
 :mod:`~atlasnb.geodesics.straight` (the straight latent segment),
+:mod:`~atlasnb.geodesics.measure` (a path measured finely),
 :mod:`~atlasnb.geodesics.decoding` (decoding and encoding in batches),
 :mod:`~atlasnb.geodesics.refine`, :mod:`~atlasnb.geodesics.choose` and
 :mod:`~atlasnb.geodesics.batch` (refinement) and
@@ -51,9 +52,10 @@ from atlasnb.geodesics.curve import DEFAULT_N_STEPS, FLOAT32_RTOL, curve_length
 from atlasnb.geodesics.graph import DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas_graph, default_eps
 from atlasnb.geodesics.interpolate import Interpolation, interpolate
 from atlasnb.geodesics.many import shortest_paths
+from atlasnb.geodesics.measure import measure_path
 from atlasnb.geodesics.path import GeodesicPath
 from atlasnb.geodesics.prior import PriorGraph, build_prior_graph, prior_memberships
-from atlasnb.geodesics.refine import measure_path, refine, refine_all
+from atlasnb.geodesics.refine import refine, refine_all
 from atlasnb.geodesics.search import INSERT_MODES, DisconnectedGraphError, shortest_path
 from atlasnb.geodesics.statistics import graph_statistics, hop_diameter
 from atlasnb.geodesics.straight import straight_path

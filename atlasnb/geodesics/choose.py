@@ -198,7 +198,7 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
     """Refine every candidate of every path and return, per path, the shortest of
     all starts and refined curves, or the path itself (measured afresh) when none is
     shorter."""
-    from atlasnb.geodesics.refine import measure_path
+    from atlasnb.geodesics.measure import measure_path
 
     decoder = Decoder(model, settings["batch_size"])
     steps = settings["measure_steps"]

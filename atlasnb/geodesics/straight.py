@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from atlasnb.geodesics.decoding import evaluating, model_device, psi_and_codes
+from atlasnb.geodesics.measure import measure_path
 from atlasnb.geodesics.path import GeodesicPath
-from atlasnb.geodesics.refine import measure_path
 
 
 def straight_path(model, start: torch.Tensor, end: torch.Tensor, eps: float,
