@@ -173,3 +173,68 @@ def test_glue_bookkeeping_is_hidden_from_the_page(chapter):
                if cell.cell_type == "code" and "remove-cell" not in cell.metadata.get("tags", [])
                and _glue_calls_at_top_level(cell.source)]
     assert not visible, f"{chapter.name}: visible cells calling glue: {visible}"
+
+
+# One idea per chapter ----------------------------------------------------------------
+
+MAX_CHAPTER_LINES = 800
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
+def test_a_chapter_is_at_most_800_lines(chapter):
+    lines = len(chapter.read_text().splitlines())
+    assert lines <= MAX_CHAPTER_LINES, (
+        f"{chapter.name}: {lines} lines, more than {MAX_CHAPTER_LINES}; "
+        "split it into chapters of one idea each")
+
+
+#: An outline that names a chapter's sections: "**What you will see**, one section each:"
+#: and a list whose items start with a section's heading in italics.
+SECTION_OUTLINE = re.compile(r"^\*\*What you will see\*\*, one section each:\n\n"
+                             r"((?:- .*\n(?:  .*\n)*)+)", re.MULTILINE)
+
+
+def outline_and_headings(text: str) -> tuple[list[str], list[str]] | None:
+    """The section names an outline lists and the chapter's ``##`` headings, in order
+    (headings inside code blocks do not count); None for a chapter without one."""
+    outline = SECTION_OUTLINE.search(text)
+    if outline is None:
+        return None
+    named = re.findall(r"^- \*(.+?)\*(?=[:.]|$)", outline[1], re.MULTILINE)
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+    return named, re.findall(r"^## (.+?)\s*$", prose, re.MULTILINE)
+
+
+OUTLINED = [chapter for chapter in CHAPTERS if outline_and_headings(chapter.read_text())]
+
+
+def test_the_graph_chapters_outline_their_sections():
+    assert {"graph_geodesics", "graph_search", "beyond_the_paper"} <= {
+        chapter.stem for chapter in OUTLINED}
+
+
+@pytest.mark.parametrize("chapter", OUTLINED, ids=lambda path: path.stem)
+def test_an_outline_names_the_headings_in_order(chapter):
+    named, headings = outline_and_headings(chapter.read_text())
+    assert named == headings, f"{chapter.name}: outline {named} but headings {headings}"
+
+
+def test_the_outline_rule_catches_a_missing_heading():
+    text = textwrap.dedent("""\
+        **What you will see**, one section each:
+
+        - *A\\* search*: one.
+        - *Summary*.
+
+        ## A\\* search
+
+        ```{code-cell} ipython3
+        ## not a heading
+        ```
+
+        ## Lazy weights
+
+        ## Summary
+        """)
+    assert outline_and_headings(text) == (["A\\* search", "Summary"],
+                                          ["A\\* search", "Lazy weights", "Summary"])

@@ -178,6 +178,10 @@ PAPER_SETTINGS = {
     "atlas_wae_gan": lambda ns: (ns["config"].scale, ns["config"].n_charts) == ("paper", 4),
     "graph_geodesics": lambda ns: ((ns["config"].scale, ns["config"].n_charts) == ("paper", 4)
                                    and ns["settings"].n_points == 2000),
+    "graph_search": lambda ns: ((ns["config"].scale, ns["config"].n_charts) == ("paper", 4)
+                                and ns["settings"].n_points == 2000),
+    "beyond_the_paper": lambda ns: ((ns["config"].scale, ns["config"].n_charts) == ("paper", 4)
+                                    and ns["settings"].n_points == 2000),
     "experiments": lambda ns: ns["settings"].n_points == 2000,
     "choices": lambda ns: {m: c.model_width for m, c in ns["configs"].items()} == {
         1: 128, 2: 86, 4: 64, 8: 48, 16: 34},  # Table 1's widths
