@@ -169,9 +169,9 @@ def _atlas_wae_gan_chapter() -> tuple:
             Need("train", BookConfig("mnist", m, 0, (("latent_penalty", "joint"),))))
 
 
-def _graph_geodesics_chapter() -> tuple:
-    atlas, single = (BookConfig("mnist", m, 0) for m in (REFINED_CHART_COUNTS[-1], 1))
-    return (Need("geodesics", atlas), Need("eager-graph", atlas), Need("geodesics", single))
+def _atlas() -> BookConfig:
+    """The model of the single-model chapters: MNIST, m = 8, seed 0."""
+    return BookConfig("mnist", REFINED_CHART_COUNTS[-1], 0)
 
 
 #: chapter -> a function returning its needs (called when the plan is made, so that
@@ -179,7 +179,10 @@ def _graph_geodesics_chapter() -> tuple:
 CHAPTERS: dict[str, Callable[[], tuple]] = {
     "wae_gan": lambda: (Need("train", BookConfig("mnist", 1, 0)),),
     "atlas_wae_gan": _atlas_wae_gan_chapter,
-    "graph_geodesics": _graph_geodesics_chapter,
+    "graph_geodesics": lambda: (Need("geodesics", _atlas()), Need("eager-graph", _atlas())),
+    "graph_search": lambda: (Need("eager-graph", _atlas()),
+                             Need("geodesics", BookConfig("mnist", 1, 0))),
+    "beyond_the_paper": lambda: (Need("geodesics", _atlas()),),
     "experiments": _experiments_chapter,
 }
 
