@@ -28,9 +28,9 @@ Each module holds one idea:
   before chapters run.
 - :mod:`atlasnb.metrics`: Table 1's reconstruction error and Figure 2's chart metrics.
 - :mod:`atlasnb.geodesics`: Algorithm 1, A* path search and interpolation.
-- :mod:`atlasnb.experiments`: the geodesic experiments of section 4, cached per model.
+- :mod:`atlasnb.experiments`: the experiments of section 4 (settings, one cache, the
+  geodesic and refinement experiments, the grid's tables), cached per model.
 - :mod:`atlasnb.table1`: Table 1 of the paper beside ours.
-- :mod:`atlasnb.refinement`: graph, straight and refined geodesics side by side.
 - :mod:`atlasnb.fingerprint`: which model a saved graph or cached result belongs to.
 - :mod:`atlasnb.replicates`: section 4's numbers over several seeds.
 - :mod:`atlasnb.lengths`: one resolution for every path length.

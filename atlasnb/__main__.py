@@ -18,7 +18,8 @@ import re
 import sys
 from pathlib import Path
 
-from atlasnb.book.sweep import RESUME_HINT, SchedulerUnreachable
+from atlasnb.book.summary import RESUME_HINT
+from atlasnb.book.tasks import SchedulerUnreachable
 from atlasnb.config import IMAGE_DATASETS, SCALES
 
 #: A Dask scheduler address: protocol://host:port, or host:port (TCP).
@@ -99,7 +100,8 @@ def _notebooks(args) -> int:
 
 
 def _sweep(args) -> int:
-    from atlasnb.book.sweep import grid, sweep
+    from atlasnb.book.configs import grid
+    from atlasnb.book.sweep import sweep
 
     return sweep(grid(args.dataset, args.charts, args.seeds), args.scale, args.book_root,
                  workers=args.workers, scheduler=args.scheduler)

@@ -72,3 +72,31 @@ def replace_settings(settings, **overrides):
         raise ValueError(f"unknown {type(settings).__name__} fields {unknown}; "
                          f"accepted: {accepted}")
     return dataclasses.replace(settings, **overrides)
+
+
+def check_eps(eps) -> float:
+    """``eps``, the partition threshold of Algorithm 1, as a float in [0, 1)."""
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) \
+            or not 0 <= eps < 1:
+        raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
+    return float(eps)
+
+
+def check_angles(name: str, values):
+    """``values`` (a number, sequence, array or tensor of angles in radians) as a
+    float64 1-D tensor; a non-finite or non-real value is refused, naming it."""
+    import numpy as np
+    import torch
+
+    if isinstance(values, numbers.Real) and not isinstance(values, bool):
+        values = [values]
+    try:
+        tensor = torch.as_tensor(np.asarray(values, dtype=np.float64)).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be real angles in radians (a number, sequence, array "
+                        f"or tensor), got {values!r}") from error
+    bad = ~torch.isfinite(tensor)
+    if bad.any():
+        raise ValueError(f"{name} must be finite angles in radians, got "
+                         f"{float(tensor[bad][0])!r}")
+    return tensor

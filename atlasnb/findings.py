@@ -183,7 +183,7 @@ def frame_quality(atlas_values, single_values, t: Thresholds = THRESHOLDS):
 
 def crossing_ratio(atlas: dict, single: dict, measure: str) -> float:
     """One seed's (g) statistic from two refinement results (the atlas model's and
-    the WAE-GAN's, :func:`atlasnb.refinement.refinement_experiment`): the median of
+    the WAE-GAN's, :func:`atlasnb.experiments.refinement_experiment`): the median of
     ``graph_<measure>`` over the pairs whose atlas path changes chart, divided by
     the WAE-GAN's median over the same pairs (NaN if no path changes chart)."""
     changes = np.asarray(atlas["chart_changes"])

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from atlasnb import geodesics, manifolds, runs
-from atlasnb.book.sweep import Point
+from atlasnb.book.configs import BookConfig
 from atlasnb.data import load_images
 from atlasnb.experiments import GraphSettings, load_or_build_graph
 from atlasnb.runs import Run, atomic_write_json
@@ -36,7 +36,7 @@ RESULT_VERSION = 1
 #: The models of the experiment: (data set, m, d); d None is the paper's d = 8.
 MANIFOLD_MODELS = (("circle", 1, 1), ("circle", 1, None), ("circle", 2, 1), ("circle", 4, 1),
                    ("torus", 1, 2), ("torus", 1, None), ("torus", 4, 2), ("torus", 8, 2))
-MANIFOLD_POINTS = tuple(Point(dataset, m, 0, () if d is None else (("latent_dim", d),))
+MANIFOLD_POINTS = tuple(BookConfig(dataset, m, 0, () if d is None else (("latent_dim", d),))
                         for dataset, m, d in MANIFOLD_MODELS)
 #: Algorithm 1's settings on the manifolds: N points (a circle needs fewer than MNIST).
 MANIFOLD_GRAPH_SCALES = {

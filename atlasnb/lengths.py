@@ -21,8 +21,8 @@ import torch
 
 from atlasnb.checks import check_positive
 from atlasnb.geodesics import GeodesicPath
-from atlasnb.geodesics._common import _Decoder, _evaluating
-from atlasnb.geodesics.curve import _step_lengths
+from atlasnb.geodesics.curve import step_lengths
+from atlasnb.geodesics.decoding import Decoder, evaluating
 
 
 def graph_resolution(graph) -> float:
@@ -51,9 +51,9 @@ def measure(model, path: GeodesicPath, resolution: float,
     resolution = check_positive("resolution", resolution)
     if not isinstance(path, GeodesicPath):
         raise TypeError(f"path must be a GeodesicPath, got {type(path).__name__}")
-    decoder = _Decoder(model, batch_size)
+    decoder = Decoder(model, batch_size)
     steps = []
-    with _evaluating(model):
+    with evaluating(model):
         for a in range(len(path.charts) - 1):
             image0, image1 = path.images[a:a + 1], path.images[a + 1:a + 2]
             if path.charts[a] != path.charts[a + 1]:
@@ -62,7 +62,7 @@ def measure(model, path: GeodesicPath, resolution: float,
             z0, z1 = path.latents[a:a + 1], path.latents[a + 1:a + 2]
             n = segment_steps(float((z1.double() - z0.double()).norm()), resolution)
             chart = int(path.charts[a])
-            steps.append(_step_lengths(lambda z, chart=chart: decoder(z, chart), z0, z1,
+            steps.append(step_lengths(lambda z, chart=chart: decoder(z, chart), z0, z1,
                                        image0, image1,
                                        n, decoder.batch_size)[0])
     return GeodesicPath(length=float(sum(s.sum() for s in steps)), nodes=path.nodes,

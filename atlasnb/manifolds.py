@@ -29,14 +29,15 @@ curve refinement in (theta, phi) (:mod:`atlasnb.torus_geodesics`).
 from __future__ import annotations
 
 import math
-import numbers
 from functools import cache
 
 import numpy as np
 import torch
 
+from atlasnb.checks import check_angles
+
 __all__ = ["DEFAULT_DIGIT", "DISC_RADIUS", "MANIFOLDS", "RotationCircle",
-           "RotationShiftTorus", "base_image", "check_angles", "default_image", "manifold"]
+           "RotationShiftTorus", "base_image", "default_image", "manifold"]
 
 #: Index of the default base image in the MNIST test set: a "6", whose ink lies
 #: inside the disc and which no rotation maps onto itself.
@@ -84,23 +85,6 @@ def base_image(image=None) -> torch.Tensor:
     centre = torch.arange(SIZE, dtype=torch.float64) - (SIZE - 1) / 2
     radius = (centre[:, None] ** 2 + centre[None, :] ** 2).sqrt()
     return image * (radius <= DISC_RADIUS)
-
-
-def check_angles(name: str, values) -> torch.Tensor:
-    """``values`` (a number, sequence, array or tensor of angles in radians) as a
-    float64 1-D tensor; a non-finite or non-real value is refused, naming it."""
-    if isinstance(values, numbers.Real) and not isinstance(values, bool):
-        values = [values]
-    try:
-        tensor = torch.as_tensor(np.asarray(values, dtype=np.float64)).reshape(-1)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be real angles in radians (a number, sequence, array "
-                        f"or tensor), got {values!r}") from error
-    bad = ~torch.isfinite(tensor)
-    if bad.any():
-        raise ValueError(f"{name} must be finite angles in radians, got "
-                         f"{float(tensor[bad][0])!r}")
-    return tensor
 
 
 def _bspline_weights(t: torch.Tensor) -> torch.Tensor:

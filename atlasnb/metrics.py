@@ -12,6 +12,7 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 from atlasnb.data import load_images
+from atlasnb.geodesics.decoding import evaluating, psi_and_codes
 
 #: Samples drawn from each chart when counting the labels it generates.
 SAMPLES_PER_CHART = 200
@@ -140,3 +141,17 @@ def stored_problem(data, model, config) -> str | None:
     if wrong:
         return f"belongs to another model ({wrong}, expected {expected})"
     return None
+
+
+def data_likeness(model, frames: torch.Tensor, reference: torch.Tensor) -> tuple:
+    """(nearest, reconstruction): for each frame, the pixel distance to its nearest
+    ``reference`` image, and ||f - G_y(F_y(f))|| with y its most confident chart.
+    Derived in {ref}`sec-graph-refinement`."""
+    flat = frames.flatten(1).double()
+    nearest = torch.cdist(flat, reference.flatten(1).double()).min(dim=1).values
+    with evaluating(model):
+        psi, codes = psi_and_codes(model, frames, batch_size=len(frames))
+        charts = torch.from_numpy(psi.argmax(axis=1))
+        rebuilt = model.decode(codes[torch.arange(len(frames)), charts], charts)
+    error = (rebuilt.flatten(1).double() - flat).norm(dim=1)
+    return nearest.numpy(), error.numpy()

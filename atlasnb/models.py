@@ -42,13 +42,9 @@ from torch import nn
 
 from atlasnb.checks import check_int
 from atlasnb.config import DEFAULT_MODEL
-from atlasnb.layers import (  # noqa: F401 (kept
-    IMAGE_SHAPE,
+from atlasnb.layers import (
     ChartDecoder,
     ChartLinear,
-    SamePaddedConv2d,  # importable from here)
-    chart_batch_norm,
-    check_images,
     conv_bn_swish,
     encoder_trunk,
     run_trunk,
@@ -60,10 +56,6 @@ from atlasnb.widths import expected_parameter_count, matched_width, scale_width
 __all__ = ["AtlasWAEGAN", "ChartLinear", "JointCritic", "LatentCritic", "TABLE1_PARAMETER_COUNTS",
            "WAEGAN", "build_critic", "build_model", "expected_parameter_count",
            "matched_width", "meta_parameter_count", "parameter_count", "scale_width"]
-
-# The layers live in atlasnb.layers (shared by every family); kept importable here.
-_conv_bn_swish, _chart_batch_norm, _check_images = conv_bn_swish, chart_batch_norm, check_images
-
 
 def _check_positive_int(name: str, value) -> int:
     return check_int(name, value, 1)
@@ -232,12 +224,17 @@ def meta_parameter_count(n_charts: int, h: int, latent_dim: int) -> int:
 
 
 # ----------------------------------------------------------------------------- builders
-def build_model(config) -> AtlasWAEGAN:
-    """The model a :class:`atlasnb.config.TrainConfig` describes (another family's
-    through :func:`atlasnb.families.build_model`)."""
+def _check_family(config) -> None:
     if config.model != DEFAULT_MODEL:
-        from atlasnb import families
-        return families.build_model(config)
+        raise ValueError(f"config.model is {config.model!r}, but atlasnb.models builds the "
+                         f"{DEFAULT_MODEL!r} family only; build it with "
+                         "atlasnb.families.build_model (or build_critic)")
+
+
+def build_model(config) -> AtlasWAEGAN:
+    """The (Atlas) WAE-GAN a :class:`atlasnb.config.TrainConfig` describes; every family's
+    model, this one included, comes from :func:`atlasnb.families.build_model`."""
+    _check_family(config)
     if config.n_charts == 1:
         return WAEGAN(h=config.model_width, latent_dim=config.model_latent_dim)
     return AtlasWAEGAN(config.n_charts, h=config.model_width,
@@ -248,8 +245,6 @@ def build_critic(config) -> LatentCritic | JointCritic:
     """The latent critic(s) for :func:`build_model`'s model (width 4h, same h): one per
     chart for ``latent_penalty="per-chart"``, one on (z, y) for ``"joint"``. Another
     family's critic comes from :func:`atlasnb.families.build_critic`."""
-    if config.model != DEFAULT_MODEL:
-        from atlasnb import families
-        return families.build_critic(config)
+    _check_family(config)
     critic = JointCritic if config.latent_penalty == "joint" else LatentCritic
     return critic(config.n_charts, config.model_latent_dim, config.model_width)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from atlasnb import experiments
+from atlasnb import table1 as tables
 
 
 def collect_seeds(scale: str, datasets, chart_counts, seeds, **kwargs) -> dict:
@@ -53,18 +54,18 @@ def table1(mean: pd.DataFrame, spread: pd.DataFrame, dataset: str) -> tuple:
     """(Table 1 of the mean, Table 1 of the spread) for ``dataset``; the "/ N" rows
     of the spread divide by the mean number of graph points."""
     spread = spread.assign(n_points=mean["n_points"])
-    return experiments.table1(mean, dataset), experiments.table1(spread, dataset)
+    return tables.table1(mean, dataset), tables.table1(spread, dataset)
 
 
 def format_table1(mean: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:
     """Table 1 (:func:`atlasnb.table1.table1` of the mean and of the spread) as
     strings: "mean ± spread" in our rows where the spread is known, the paper's rows
     and single-seed values as :func:`atlasnb.table1.format_table1` prints them."""
-    shown = experiments.format_table1(mean)
+    shown = tables.format_table1(mean)
     for (quantity, source), row in mean.iterrows():
         if source != "ours":
             continue
-        template = experiments.TABLE1_FORMATS[quantity]
+        template = tables.TABLE1_FORMATS[quantity]
         for column, value in row.items():
             s = spread.loc[(quantity, source), column]
             if np.isfinite(value) and np.isfinite(s):
@@ -78,7 +79,7 @@ def distance_variation(refinements: dict, kinds=("graph", "straight", "refined")
     {cite:t}`syrota2024decoder` use for decoder ensembles: for every test pair, the
     coefficient of variation (standard deviation over seeds / mean) of each kind of
     length, then its median over the pairs measured in every seed. ``refinements``:
-    seed -> {m: :func:`atlasnb.refinement.refinement_experiment` result}. One row per
+    seed -> {m: :func:`atlasnb.experiments.refinement_experiment` result}. One row per
     m, one column per kind; NaN with fewer than two seeds."""
     seeds = list(refinements)
     charts = sorted(refinements[seeds[0]]) if seeds else []

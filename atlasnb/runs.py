@@ -27,6 +27,7 @@ from filelock import FileLock, Timeout
 from atlasnb import files, metrics
 from atlasnb.config import DEFAULT_MODEL, TrainConfig
 from atlasnb.data import load_images
+from atlasnb.files import RunFolderError, atomic_torch_save
 from atlasnb.fingerprint import mismatch
 from atlasnb.reproducibility import choose_device
 from atlasnb.train import Trainer, train
@@ -58,11 +59,6 @@ def run_path(config: TrainConfig, root: str | os.PathLike | None = None) -> Path
     root = Path(root) if root is not None else runs_root()
     family = "" if config.model == DEFAULT_MODEL else f"{config.model}-"
     return root / f"{config.dataset}-{family}m{config.n_charts}-{config.scale}-{config.key()}"
-
-
-# Kept here for callers that import them from runs.
-atomic_write_bytes, atomic_torch_save = files.atomic_write_bytes, files.atomic_torch_save
-RunFolderError = files.RunFolderError
 
 
 def atomic_write_json(path: Path, data: dict) -> None:

@@ -26,6 +26,8 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from atlasnb.checks import check_angles
+
 __all__ = ["MEASURE_STEPS", "OFFSETS", "TorusGraph", "curve_length", "refine_curve",
            "torus_distance"]
 
@@ -141,7 +143,6 @@ def torus_distance(manifold, a, b, n_points: int = 48, graph: TorusGraph | None 
     (theta, phi), matched row by row) on ``manifold``'s torus: graph path on
     ``graph`` (default ``manifold.graph``), refined with ``n_points`` points, the
     shorter of that and the refined straight segment. Float64 array of shape (n,)."""
-    from atlasnb.manifolds import check_angles
 
     a, b = _pairs("a", a), _pairs("b", b)
     if len(a) != len(b):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atlasnb import checks, experiments, refinement
+from atlasnb import checks, experiments
+from atlasnb.experiments import cache, refinement
 
 
 @pytest.mark.parametrize("value", [3, np.int64(3), np.int32(3), np.uint8(3)])
@@ -36,9 +37,9 @@ def test_settings_take_numpy_integers_and_keep_json_keys():
     plain = experiments.GraphSettings(n_points=100, k=5, n_pairs=4, seed=1)
     numpy = experiments.GraphSettings(n_points=np.int64(100), k=np.int32(5),
                                       n_pairs=np.int64(4), seed=np.int64(1))
-    assert numpy.key("all") == plain.key("all") and type(numpy.k) is int
+    assert cache.plain(numpy) == cache.plain(plain) and type(numpy.k) is int
     refine_plain = refinement.RefineSettings(n_frames=6)
     refine_numpy = refinement.RefineSettings(n_frames=np.int64(6))
-    assert refine_numpy.key(plain) == refine_plain.key(plain)
+    assert cache.plain(refine_numpy) == cache.plain(refine_plain)
     with pytest.raises(ValueError, match="k must be an integer >= 1, got 0"):
         experiments.GraphSettings(k=0)

@@ -3,14 +3,16 @@ grid of models, and Table 1. Models are tiny (width 2, 200 images, one epoch).""
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from atlasnb import experiments, geodesics, paper, runs
+from atlasnb import experiments, geodesics, paper, runs, table1
 from atlasnb.config import make_config
+from atlasnb.experiments import cache
 
 #: A tiny version of the smoke preset: seconds per model on a CPU.
 TINY = dict(width=2, train_size=200, test_size=100, epochs=1, batch_size=50,
@@ -18,6 +20,12 @@ TINY = dict(width=2, train_size=200, test_size=100, epochs=1, batch_size=50,
 #: A tiny graph: 40 points, 4 neighbours, 4 test pairs, interpolations for pairs 0, 1.
 SETTINGS = experiments.graph_settings("smoke", n_points=40, k=4, n_steps=4, n_pairs=4,
                                       n_interpolations=2, interpolation_points=5)
+
+
+def result_file(run, settings=SETTINGS):
+    """The cached geodesic experiment's JSON file for ``settings``."""
+    return cache.cache_path(run.path, "geodesics", {"settings": settings}, run.model,
+                            experiments.RESULT_VERSION)
 
 
 def tiny_run(n_charts, dataset="mnist"):
@@ -55,15 +63,22 @@ def test_cache_keys_separate_what_the_graph_depends_on():
     base = experiments.GraphSettings()
     more_pairs = experiments.GraphSettings(n_pairs=200)
     other_k = experiments.GraphSettings(k=10)
-    assert base.key("graph") == more_pairs.key("graph")  # same graph, reused
-    assert base.key("all") != more_pairs.key("all")  # but other path results
-    assert base.key("graph") != other_k.key("graph")
-    assert base.key("graph") == experiments.GraphSettings().key("graph")  # stable
+    assert base.graph_key() == more_pairs.graph_key()  # same graph, reused
+    assert base.graph_key() != other_k.graph_key()
+    assert base.graph_key() == experiments.GraphSettings().graph_key()  # stable
     inserted = experiments.GraphSettings(insert="all")
-    assert base.key("graph") == inserted.key("graph")  # one graph serves both insertions
-    assert base.key("all") != inserted.key("all")
-    with pytest.raises(ValueError, match="part"):
-        base.key("paths")
+    assert base.graph_key() == inserted.graph_key()  # one graph serves both insertions
+    model = geodesics_model()
+    keys = {cache.cache_key({"settings": s}, model, 1) for s in (base, more_pairs, inserted)}
+    assert len(keys) == 3  # but other path results
+    assert cache.cache_key({"settings": base}, model, 2) != cache.cache_key(
+        {"settings": base}, model, 1)  # another version of the result
+
+
+def geodesics_model():
+    from atlasnb import toy
+
+    return toy.CircleAtlas()
 
 
 def test_test_pairs_are_fixed_distinct_test_images():
@@ -103,12 +118,13 @@ def test_geodesic_experiment_reports_every_pair_and_caches(runs_root, monkeypatc
         assert item["images"].shape == (SETTINGS.interpolation_points, 1, 28, 28)
         assert len(item["labels"]) == len(item["charts"]) == SETTINGS.interpolation_points
         assert all(label.split("/")[0].isdigit() for label in item["labels"])
+        assert [("/" in label) for label in item["labels"]] == item["cross"]  # booleans kept
     expected_pairs = [i for i in range(SETTINGS.n_interpolations) if i not in failed]
     assert [item["pair"] for item in result["interpolations"]] == expected_pairs
 
-    json_file = run.path / f"geodesics-{SETTINGS.key('all')}.json"
+    json_file = result_file(run)
     assert json_file.exists() and json_file.with_suffix(".pt").exists()
-    graph_file = run.path / f"graph-{SETTINGS.key('graph')}.pt"
+    graph_file = experiments.graph_path(run, SETTINGS)
     assert graph_file.exists()
     assert json.loads(json_file.read_text())["version"] == experiments.RESULT_VERSION
     # The graph cache is plain tensors, with the weights the searches evaluated.
@@ -134,7 +150,7 @@ def test_insertion_in_every_chart_never_gives_longer_paths(runs_root):
     run = tiny_run(2)
     own = experiments.geodesic_experiment(run, SETTINGS, progress=False)
     every = experiments.geodesic_experiment(run, SETTINGS, progress=False, insert="all")
-    assert (run.path / f"geodesics-{SETTINGS.key('all')}.json").exists()
+    assert result_file(run, replace(SETTINGS, insert="all")).exists()
     assert every["settings"]["insert"] == "all" and own["settings"]["insert"] == "own"
     a, b = np.array(own["lengths"], dtype=float), np.array(every["lengths"], dtype=float)
     both = np.isfinite(a) & np.isfinite(b)
@@ -197,9 +213,9 @@ def synthetic_summary():
 
 
 def test_table1_puts_the_papers_value_under_ours():
-    table = experiments.table1(synthetic_summary(), "fashion-mnist")
+    table = table1.table1(synthetic_summary(), "fashion-mnist")
     assert list(table.columns) == ["WAE-GAN", "m = 2", "m = 32"]
-    assert [row[0] for row in experiments.TABLE1_ROWS] == list(
+    assert [row[0] for row in table1.TABLE1_ROWS] == list(
         table.index.get_level_values("quantity").unique())
     assert table.loc[("graph nodes", "ours"), "m = 2"] == 510
     assert table.loc[("graph nodes / N", "ours"), "m = 2"] == pytest.approx(510 / 500)
@@ -211,15 +227,15 @@ def test_table1_puts_the_papers_value_under_ours():
     assert table.loc[("reconstruction error", "paper"), "WAE-GAN"] == 0.0144  # Fashion column
     assert np.isnan(table.loc[("graph diameter", "paper"), "m = 32"])  # not in the paper
 
-    formatted = experiments.format_table1(table)
+    formatted = table1.format_table1(table)
     assert formatted.loc[("trainable parameters", "paper"), "WAE-GAN"] == "21,967,881"
     assert formatted.loc[("reconstruction error", "ours"), "m = 2"] == "0.0200"
     assert formatted.loc[("graph diameter", "paper"), "m = 32"] == "–"
 
 
 def test_column_names():
-    assert experiments.column_name(1) == "WAE-GAN"
-    assert experiments.column_name(8) == "m = 8"
+    assert table1.column_name(1) == "WAE-GAN"
+    assert table1.column_name(8) == "m = 8"
 
 
 def test_figure_3a_counts_failed_pairs_and_figure_3b_needs_no_rows():
@@ -249,8 +265,8 @@ def test_figure_3a_counts_failed_pairs_and_figure_3b_needs_no_rows():
 def test_a_damaged_cached_result_is_named_and_computed_again(runs_root, damage):
     run = tiny_run(2)
     result = experiments.geodesic_experiment(run, SETTINGS, progress=False)
-    json_file = run.path / f"geodesics-{SETTINGS.key('all')}.json"
-    graph_file = run.path / f"graph-{SETTINGS.key('graph')}.pt"
+    json_file = result_file(run)
+    graph_file = experiments.graph_path(run, SETTINGS)
     text, data = json_file.read_text(), graph_file.read_bytes()
     damaged = {"empty": ("", b""), "truncated": (text[:len(text) // 2], data[:len(data) // 2]),
                "a list": ("[1, 2]", b"[1, 2]")}[damage]
@@ -265,7 +281,7 @@ def test_a_damaged_cached_result_is_named_and_computed_again(runs_root, damage):
     np.testing.assert_array_equal(  # rewritten as first written (NaN: a failed pair)
         np.array(json.loads(json_file.read_text())["lengths"], dtype=float),
         np.array(json.loads(text)["lengths"], dtype=float))
-    assert runs.read_cached(json_file, tensors="interpolations") is not None  # rewritten
+    assert runs.read_cached(json_file, tensors="tensors") is not None  # rewritten
 
 
 def test_the_eager_graph_is_decoded_once_and_leaves_the_lazy_cache_lazy(runs_root,

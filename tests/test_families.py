@@ -16,8 +16,8 @@ from torch import distributions as dist
 
 from atlasnb import families, runs
 from atlasnb.config import DEFAULT_MODEL, MODELS, TrainConfig, make_config
-from atlasnb.families import atlas_vae, cae, infogan
-from atlasnb.models import AtlasWAEGAN, build_model, parameter_count
+from atlasnb.families import atlas_vae, build_model, cae, infogan
+from atlasnb.models import AtlasWAEGAN, parameter_count
 from atlasnb.widths import FAMILY_PARAMETER_COUNTS, expected_parameter_count, family_width
 
 #: float32 sums over 784 pixels: agreement to this relative tolerance.

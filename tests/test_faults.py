@@ -222,7 +222,7 @@ def test_a_read_only_run_folder_is_refused_before_training(tmp_path, monkeypatch
     monkeypatch.setattr(runs, "load_images", lambda *a, **k: pytest.fail("data was loaded"))
     no_training(monkeypatch)
     try:
-        with pytest.raises(runs.RunFolderError) as error:
+        with pytest.raises(files.RunFolderError) as error:
             runs.load_or_train(tiny_config(), path=folder, device="cpu", progress=False)
     finally:
         folder.chmod(0o755)
@@ -253,7 +253,7 @@ def test_a_full_disk_is_named_and_the_last_checkpoint_kept(halfway, tmp_path, mo
 
     with monkeypatch.context() as patch:
         patch.setattr(os, "fsync", full)
-        with pytest.raises(runs.RunFolderError) as error:
+        with pytest.raises(files.RunFolderError) as error:
             runs.load_or_train(config, path=path, device="cpu", progress=False)
     message = str(error.value)
     assert message.startswith(f"the disk mounted at {files._mount_point(path)} is full (")

@@ -11,8 +11,14 @@ import pytest
 import torch
 
 from atlasnb import lengths, toy
-from atlasnb.geodesics import GeodesicPath, build_atlas_graph, measure_path, refine, shortest_path
-from atlasnb.refinement import straight_path
+from atlasnb.geodesics import (
+    GeodesicPath,
+    build_atlas_graph,
+    measure_path,
+    refine,
+    shortest_path,
+    straight_path,
+)
 
 TOLERANCE = 1e-9  # float64 decodings of the toy atlas
 
@@ -41,7 +47,8 @@ def test_straight_graph_and_refined_shapes_of_one_line_measure_alike(north_segme
     model, (start, end) = north_segment
     segment = straight_path(model, start, end, eps=0.1, n_steps=15)
     resolution = float((segment.latents[1] - segment.latents[0]).norm()) / 100
-    straight = straight_path(model, start, end, eps=0.1, n_steps=15, resolution=resolution)
+    straight = lengths.measure(model, straight_path(model, start, end, eps=0.1, n_steps=15),
+                               resolution)
     # Vertices on multiples of the resolution: every way cuts the line at the same points.
     graph_like = _on_the_line(model, straight, [0.0, 0.07, 0.30, 0.31, 1.0])
     refined_like = _on_the_line(model, straight, list(np.arange(10) / 10) + [1.0])
@@ -56,7 +63,8 @@ def test_straight_graph_and_refined_shapes_of_one_line_measure_alike(north_segme
 
 def test_off_grid_vertices_change_the_length_only_at_the_resolution(north_segment):
     model, (start, end) = north_segment
-    straight = straight_path(model, start, end, eps=0.1, n_steps=15, resolution=1e-3)
+    straight = lengths.measure(model, straight_path(model, start, end, eps=0.1, n_steps=15),
+                               1e-3)
     other = _on_the_line(model, straight, [0.0, 0.123, 0.5, 0.77, 1.0])
     exact = float(model.arc_distance(start[None], end[None])[0])
     a = lengths.measure(model, straight, 1e-3).length

@@ -216,7 +216,7 @@ def test_other_objective_and_optimiser_also_reach_the_great_circle(sphere_case, 
 
 # ----------------------------------------------------------------------------- measurements
 def test_straight_path_uses_the_chart_holding_both_ends_most_confidently():
-    from atlasnb.refinement import straight_path
+    from atlasnb.geodesics import straight_path
 
     model = toy.SphereAtlas(ambient_dim=3, overlap=0.4)
     north = model.embed(torch.tensor([[0.6, 0.0, 0.8], [0.0, 0.6, 0.8]], dtype=torch.float64))
@@ -230,7 +230,7 @@ def test_straight_path_uses_the_chart_holding_both_ends_most_confidently():
 
 
 def test_data_likeness_is_zero_on_the_reference_and_manifold():
-    from atlasnb.refinement import data_likeness
+    from atlasnb.metrics import data_likeness
 
     model = toy.SphereAtlas(ambient_dim=3, overlap=0.4)
     reference = model.sample(50, seed=0)
@@ -245,7 +245,7 @@ def test_data_likeness_is_zero_on_the_reference_and_manifold():
                                             ({"n_frames": -1}, "n_frames"),
                                             ({"scan_points": ()}, "scan_points")])
 def test_refine_settings_reject_bad_values(kwargs, match):
-    from atlasnb.refinement import refine_settings
+    from atlasnb.experiments import refine_settings
 
     with pytest.raises(ValueError, match=match):
         refine_settings("smoke", **kwargs)

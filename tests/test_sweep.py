@@ -14,18 +14,11 @@ import torch
 
 from atlasnb.__main__ import main, scheduler_address
 from atlasnb.book.chapters import BOOK_ROOT
+from atlasnb.book.configs import BookConfig, grid
 from atlasnb.book.prepare import book_configs, prepare
-from atlasnb.book.sweep import (
-    Outcome,
-    Point,
-    _failed,
-    chapter_points,
-    execute,
-    grid,
-    print_summary,
-    sweep_tasks,
-    train_point,
-)
+from atlasnb.book.summary import print_summary
+from atlasnb.book.sweep import chapter_points, sweep_tasks, train_point
+from atlasnb.book.tasks import Outcome, _failed, execute
 from atlasnb.config import make_config
 from atlasnb.runs import run_path
 
@@ -86,7 +79,7 @@ def test_dask_sweep_matches_sequential_reuses_and_reports_failures(sequential, t
     # A second run reuses every run folder; a sabotaged one fails alone.
     checkpoints = {p: folder(root, p) / "checkpoint.pt" for p in POINTS}
     mtimes = {p: path.stat().st_mtime_ns for p, path in checkpoints.items()}
-    broken = Point("mnist", 1, seed=7)
+    broken = BookConfig("mnist", 1, seed=7)
     broken_folder = folder(root, broken)
     broken_folder.mkdir(parents=True)
     other = make_config(SCALE, "mnist", 1, seed=0).to_dict()
@@ -119,12 +112,12 @@ def test_sweep_trains_each_model_once_before_the_chapters_that_load_it():
     # Per-chart models of both data sets for m = 1, 2, and the joint reading for m = 2.
     joint = (("latent_penalty", "joint"),)
     assert {t.point for t in trainings} == set(POINTS) | {
-        Point(d, 2, 0, joint) for d in ("mnist", "fashion-mnist")}
+        BookConfig(d, 2, 0, joint) for d in ("mnist", "fashion-mnist")}
     keys = {t.point: t.key for t in trainings}
     for chapter in chapters:
         assert set(chapter.after) == {keys[p] for p in chapter_points(chapter.point)}
-    assert set(chapter_points(Point("mnist", 1))) == {Point("mnist", 1),
-                                                      Point("fashion-mnist", 1)}
+    assert set(chapter_points(BookConfig("mnist", 1))) == {BookConfig("mnist", 1),
+                                                      BookConfig("fashion-mnist", 1)}
     with pytest.raises(ValueError, match="must come after"):
         execute(chapters[:1], SCALE)
     # A task whose worker died is reported with its kind, so a chapter stays a chapter.
@@ -142,7 +135,7 @@ def test_chapters_load_only_models_the_sweep_trained_first(sequential):
 
 
 def test_summary_gives_mean_and_spread_over_seeds(capsys):
-    outcomes = [Outcome(Point("mnist", 2, seed), f"/runs/{seed}", ok=True,
+    outcomes = [Outcome(BookConfig("mnist", 2, seed), f"/runs/{seed}", ok=True,
                         metrics={"parameters": 10, "reconstruction_error": error,
                                  "confidence_median": 0.5, "confidence_mean": 0.5,
                                  "labels_per_chart": [3, 4]})
@@ -157,7 +150,7 @@ def test_summary_gives_mean_and_spread_over_seeds(capsys):
 
 
 def test_interrupted_summary_says_how_to_resume(capsys):
-    done = Outcome(Point("mnist", 1), "/runs/a", ok=True, metrics={"parameters": 1})
+    done = Outcome(BookConfig("mnist", 1), "/runs/a", ok=True, metrics={"parameters": 1})
     assert print_summary([done], 3, interrupted=True) == 130
     assert "1 of 3 configurations finished; run again to resume" in capsys.readouterr().out
 
@@ -172,15 +165,15 @@ def test_book_configs_cover_the_experiments_grid():
 
 def test_prepare_runs_the_geodesic_experiment_once(sequential, tmp_path, monkeypatch):
     source, _ = sequential
-    point = Point("mnist", 2)
+    point = BookConfig("mnist", 2)
     root = tmp_path / "runs"
     shutil.copytree(folder(source, point), folder(root, point))
     monkeypatch.setenv("ATLASNB_RUNS", str(root))
-    assert prepare(SCALE, points=[point]) == 0
+    assert prepare(SCALE, configs=[point]) == 0
     results = sorted(folder(root, point).glob("geodesics-*.json"))
     assert len(results) == 1
     written = results[0].stat().st_mtime_ns
-    assert prepare(SCALE, points=[point]) == 0
+    assert prepare(SCALE, configs=[point]) == 0
     assert results[0].stat().st_mtime_ns == written
 
 
@@ -227,7 +220,7 @@ def test_scheduler_addresses():
 def test_ctrl_c_stops_cleanly_with_a_summary(sequential, tmp_path):
     source, _ = sequential
     root = tmp_path / "runs"
-    points = [Point("mnist", 1), Point("mnist", 2)]
+    points = [BookConfig("mnist", 1), BookConfig("mnist", 2)]
     for point in points:  # finished runs: only the chapter executes, no training
         shutil.copytree(folder(source, point), folder(root, point))
     env = dict(os.environ, ATLASNB_RUNS=str(root), PYTHONUNBUFFERED="1",

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from atlasnb import experiments, geodesics, models, refinement, runs, toy
+from atlasnb import experiments, files, geodesics, models, runs, toy
 from atlasnb.book import sweep
-from atlasnb.book.sweep import Outcome, Point, Task, execute
+from atlasnb.book.configs import BookConfig
+from atlasnb.book.tasks import Outcome, Task, execute
 from atlasnb.config import make_config
+from atlasnb.experiments import cache
 from atlasnb.fingerprint import ModelMismatchError, model_fingerprint
 
 TINY = dict(width=2, train_size=200, test_size=100, epochs=1, batch_size=50,
@@ -74,11 +76,13 @@ def test_a_graph_or_result_copied_from_another_run_folder_is_made_again(runs_roo
     experiments.geodesic_experiment(large, SETTINGS, progress=False)
     own = experiments.geodesic_experiment(small, SETTINGS, progress=False)
     graph_file = experiments.graph_path(small, SETTINGS)
-    result_file = small.path / f"geodesics-{SETTINGS.key('all')}.json"
-    for source in (experiments.graph_path(large, SETTINGS),
-                   large.path / f"geodesics-{SETTINGS.key('all')}.json",
-                   large.path / f"geodesics-{SETTINGS.key('all')}.pt"):
-        shutil.copy(source, small.path / source.name)
+    result_file, large_file = (cache.cache_path(run.path, "geodesics", {"settings": SETTINGS},
+                                                run.model, experiments.RESULT_VERSION)
+                               for run in (small, large))
+    # Copied under this run's names: a graph and a result of the m = 4 model.
+    shutil.copy(experiments.graph_path(large, SETTINGS), graph_file)
+    for suffix in (".json", ".pt"):
+        shutil.copy(large_file.with_suffix(suffix), result_file.with_suffix(suffix))
     with pytest.warns(RuntimeWarning) as caught:
         again = experiments.geodesic_experiment(small, SETTINGS, progress=False)
     messages = [str(w.message) for w in caught]
@@ -252,17 +256,17 @@ def test_bad_config_values_are_refused_on_construction(changes, message):
 
 
 @pytest.mark.parametrize("make, changes, message", [
-    (refinement.refine_settings, dict(points_per_run=1),
+    (experiments.refine_settings, dict(points_per_run=1),
      "points_per_run must be an integer >= 2, got 1"),
-    (refinement.refine_settings, dict(n_frames=0), "n_frames must be an integer >= 2, got 0"),
-    (refinement.refine_settings, dict(scan_points=1000),
+    (experiments.refine_settings, dict(n_frames=0), "n_frames must be an integer >= 2, got 0"),
+    (experiments.refine_settings, dict(scan_points=1000),
      "scan_points must be a list or tuple of integers >= 2"),
     (experiments.graph_settings, dict(interpolation_points=1),
      "interpolation_points must be an integer >= 2, got 1"),
     (experiments.graph_settings, dict(eps="0.1"), "eps must be a number in [0, 1), got '0.1'"),
     (experiments.graph_settings, dict(n_point=10),
      "unknown GraphSettings fields ['n_point']; accepted: ['eps', 'insert', "),
-    (refinement.refine_settings, dict(frames=3),
+    (experiments.refine_settings, dict(frames=3),
      "unknown RefineSettings fields ['frames']; accepted: ['n_frames', 'n_iterations', "),
 ])
 def test_bad_settings_are_refused_on_construction(make, changes, message):
@@ -288,7 +292,7 @@ def test_an_empty_path_and_a_lock_folder_are_refused(tmp_path, monkeypatch):
         runs.load_or_train(config, path="", device="cpu", progress=False)
     assert list(tmp_path.iterdir()) == []  # nothing trained here
     (tmp_path / "run" / "run.lock").mkdir(parents=True)
-    with pytest.raises(runs.RunFolderError, match=r"run\.lock is not a file .* remove it"):
+    with pytest.raises(files.RunFolderError, match=r"run\.lock is not a file .* remove it"):
         runs.load_or_train(config, path=tmp_path / "run", device="cpu", progress=False)
 
 
@@ -298,17 +302,17 @@ def test_a_runs_folder_that_is_a_file_or_read_only_is_refused_before_work(tmp_pa
     monkeypatch.setattr(sweep, "execute", lambda *a, **k: started.append(a) or ([], False))
     monkeypatch.setenv("ATLASNB_RUNS", str(tmp_path / "a file"))
     (tmp_path / "a file").write_text("")
-    with pytest.raises(runs.RunFolderError, match="is a file, not a folder; point "
+    with pytest.raises(files.RunFolderError, match="is a file, not a folder; point "
                                                   "ATLASNB_RUNS at a folder"):
-        sweep.sweep([Point("mnist", 1)], "smoke", ".")
+        sweep.sweep([BookConfig("mnist", 1)], "smoke", ".")
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir()
         locked.chmod(0o500)
         monkeypatch.setenv("ATLASNB_RUNS", str(locked))
         try:
-            with pytest.raises(runs.RunFolderError, match="cannot be written"):
-                sweep.sweep([Point("mnist", 1)], "smoke", ".")
+            with pytest.raises(files.RunFolderError, match="cannot be written"):
+                sweep.sweep([BookConfig("mnist", 1)], "smoke", ".")
         finally:
             locked.chmod(0o700)
     assert started == []
@@ -324,7 +328,7 @@ def _chapter_runs(point, scale, environ, gpus):
 
 def test_a_chapter_does_not_start_when_its_model_failed(tmp_path, monkeypatch):
     monkeypatch.setenv("ATLASNB_RUNS", str(tmp_path))
-    point = Point("mnist", 2)
+    point = BookConfig("mnist", 2)
     tasks = [Task("train-a", point, _train_fails),
              Task("chapter-a", point, _chapter_runs, folder="f", after=("train-a",))]
     with warnings.catch_warnings():

@@ -4,8 +4,11 @@ The chapters' MyST sources, their conversion to notebooks, papermill runs and
 sweeps live here; nothing in :mod:`atlasnb`'s science modules imports this
 subpackage. Described in {ref}`sec-intro-running`. Its modules:
 :mod:`~atlasnb.book.chapters` (chapters as notebooks), :mod:`~atlasnb.book.parameters`
-(a chapter's papermill parameters), :mod:`~atlasnb.book.sweep` (one task per
-configuration), :mod:`~atlasnb.book.summary` (what a sweep or preparation printed),
-:mod:`~atlasnb.book.prepare` (the book's long work, before any chapter) and
+(a chapter's papermill parameters), :mod:`~atlasnb.book.configs` (a configuration
+of the book), :mod:`~atlasnb.book.tasks` (tasks run in order or on Dask),
+:mod:`~atlasnb.book.sweep` (the Atlas WAE-GAN chapter for many configurations),
+:mod:`~atlasnb.book.summary` (what a sweep or preparation printed),
+:mod:`~atlasnb.book.plan` (what each chapter loads, declared once),
+:mod:`~atlasnb.book.prepare` (the plan computed before any chapter) and
 :mod:`~atlasnb.book.sphinxext` (the API page's docstrings).
 """

@@ -2,7 +2,7 @@
 their spread over seeds, and every failed task.
 
 Described in {ref}`sec-intro-running`; the outcomes come from
-:func:`atlasnb.book.sweep.execute`.
+:func:`atlasnb.book.tasks.execute`.
 """
 
 from __future__ import annotations

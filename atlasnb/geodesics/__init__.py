@@ -15,6 +15,7 @@ through the AGM interface (:mod:`atlasnb.agm`): ``n_charts`` (m),
 - :func:`shortest_paths`: many queries at once, the searches in lockstep.
 - :func:`refine`, :func:`refine_all`: graph paths straightened through the
   decoders, trying other chart sequences, one path or many at once.
+- :func:`straight_path`: the straight latent segment between two data points.
 - :func:`interpolate`: points equally spaced in length along a path, decoded and
   labelled with their chart (Figure 3b).
 - :func:`graph_statistics`: the numbers of Table 1.
@@ -36,6 +37,9 @@ The subpackage holds one idea a module: :mod:`~atlasnb.geodesics.curve` (eq. (10
 :mod:`~atlasnb.geodesics.many` (many queries at once),
 :mod:`~atlasnb.geodesics.inversion` (codes of a model without an encoder),
 :mod:`~atlasnb.geodesics.path` (a query's result),
+:mod:`~atlasnb.geodesics.straight` (the straight latent segment),
+:mod:`~atlasnb.geodesics.measure` (a path measured finely),
+:mod:`~atlasnb.geodesics.decoding` (decoding and encoding in batches),
 :mod:`~atlasnb.geodesics.refine`, :mod:`~atlasnb.geodesics.choose` and
 :mod:`~atlasnb.geodesics.batch` (refinement) and
 ``atlasnb/geodesics/interpolate.py`` (Figure 3b's points) and
@@ -48,14 +52,17 @@ from atlasnb.geodesics.curve import DEFAULT_N_STEPS, FLOAT32_RTOL, curve_length
 from atlasnb.geodesics.graph import DEFAULT_K, EPS_CAP, AtlasGraph, build_atlas_graph, default_eps
 from atlasnb.geodesics.interpolate import Interpolation, interpolate
 from atlasnb.geodesics.many import shortest_paths
+from atlasnb.geodesics.measure import measure_path
 from atlasnb.geodesics.path import GeodesicPath
 from atlasnb.geodesics.prior import PriorGraph, build_prior_graph, prior_memberships
-from atlasnb.geodesics.refine import measure_path, refine, refine_all
+from atlasnb.geodesics.refine import refine, refine_all
 from atlasnb.geodesics.search import INSERT_MODES, DisconnectedGraphError, shortest_path
 from atlasnb.geodesics.statistics import graph_statistics, hop_diameter
+from atlasnb.geodesics.straight import straight_path
 
 __all__ = ["DEFAULT_K", "DEFAULT_N_STEPS", "EPS_CAP", "FLOAT32_RTOL", "AtlasGraph", "Candidate",
            "DisconnectedGraphError", "GeodesicPath", "INSERT_MODES", "Interpolation",
            "PriorGraph", "build_atlas_graph", "build_prior_graph", "curve_length",
            "default_eps", "graph_statistics", "hop_diameter", "interpolate", "measure_path",
-           "prior_memberships", "refine", "refine_all", "shortest_path", "shortest_paths"]
+           "prior_memberships", "refine", "refine_all", "shortest_path", "shortest_paths",
+           "straight_path"]

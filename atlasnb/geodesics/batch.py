@@ -17,7 +17,7 @@ import contextlib
 import numpy as np
 import torch
 
-from atlasnb.geodesics.curve import _step_lengths
+from atlasnb.geodesics.curve import step_lengths
 
 
 @contextlib.contextmanager
@@ -303,7 +303,7 @@ def measure_polylines(decoder, polylines: list, n_steps: int) -> list:
         z1 = torch.stack([polylines[p][1][a + 1] for p, a in chosen])
         i0 = torch.stack([polylines[p][2][a] for p, a in chosen])
         i1 = torch.stack([polylines[p][2][a + 1] for p, a in chosen])
-        terms = _step_lengths(lambda z, chart=chart: decoder(z, chart), z0, z1, i0, i1, n_steps,
+        terms = step_lengths(lambda z, chart=chart: decoder(z, chart), z0, z1, i0, i1, n_steps,
                               decoder.batch_size)
         for (p, a), row in zip(chosen, terms):
             steps[p][a] = row

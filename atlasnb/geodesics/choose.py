@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from atlasnb.geodesics._common import _check_int, _Decoder, _evaluating
+from atlasnb.checks import check_int
 from atlasnb.geodesics.batch import measure_polylines, optimise_curves
 from atlasnb.geodesics.curve import FLOAT32_RTOL
+from atlasnb.geodesics.decoding import Decoder, evaluating
 from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.many import alternative_paths, chart_sequence
 from atlasnb.geodesics.path import GeodesicPath
@@ -92,7 +93,7 @@ def path_curve(path: GeodesicPath, n_points: int) -> tuple:
     return charts, torch.cat(runs)
 
 
-def _decode_many(decoder: _Decoder, polylines: list) -> list:
+def _decode_many(decoder: Decoder, polylines: list) -> list:
     """Decodings of the (charts, points) polylines, one decoder batch per chart."""
     charts = np.concatenate([c for c, _ in polylines])
     points = torch.cat([p for _, p in polylines])
@@ -134,7 +135,7 @@ def _plans(model_or_graph, paths: list, points_per_run: int, choose_charts: bool
     return plans
 
 
-def _run(model, plans: list, decoder: _Decoder, settings: dict, eps: float) -> None:
+def _run(model, plans: list, decoder: Decoder, settings: dict, eps: float) -> None:
     """Refine the curves of ``plans`` together and measure them (in place)."""
     moving = [p for p in plans if p.curve is not None]
     if not moving:
@@ -144,7 +145,7 @@ def _run(model, plans: list, decoder: _Decoder, settings: dict, eps: float) -> N
                                 settings["n_iterations"], settings["lr"],
                                 settings["tolerance"], decoder.device,
                                 groups=[p.path for p in moving], prune=PRUNE)
-    with _evaluating(model):
+    with evaluating(model):
         images = _decode_many(decoder, curves)
         polylines = [(c, z, im) for (c, z), im in zip(curves, images)]
         steps = measure_polylines(decoder, polylines, settings["measure_steps"])
@@ -161,7 +162,7 @@ def _merged(model, plan: _Plan, placements, eps: float) -> tuple | None:
     charts = np.array(charts)
     if not (charts[1:] != charts[:-1]).any():
         return None
-    with _evaluating(model):
+    with evaluating(model):
         psi = model.partition(images).cpu().double().numpy()
         codes = model.encode(images).cpu().to(latents.dtype)
     latents, changed = latents.clone(), False
@@ -197,9 +198,9 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
     """Refine every candidate of every path and return, per path, the shortest of
     all starts and refined curves, or the path itself (measured afresh) when none is
     shorter."""
-    from atlasnb.geodesics.refine import measure_path
+    from atlasnb.geodesics.measure import measure_path
 
-    decoder = _Decoder(model, settings["batch_size"])
+    decoder = Decoder(model, settings["batch_size"])
     steps = settings["measure_steps"]
     # A path whose steps are the measurement (n steps a segment, summing to its length,
     # as the search gives them) is compared as it is; any other is measured now.
@@ -208,7 +209,7 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
     plans = _plans(model_or_graph, paths, settings["points_per_run"], choose_charts,
                    n_alternatives, settings["batch_size"])
     starts = [p for p in plans if p.kind != "graph"]
-    with _evaluating(model):
+    with evaluating(model):
         missing = [p for p in starts if p.start[2] is None]
         if missing:
             for p, images in zip(missing, _decode_many(decoder, [p.start[:2] for p in
@@ -273,7 +274,7 @@ def _refined_length(plan: _Plan) -> float:
     return float(sum(t.sum() for t in plan.refined[3]))
 
 
-def _result(path: GeodesicPath, original: GeodesicPath, plans: list, decoder: _Decoder,
+def _result(path: GeodesicPath, original: GeodesicPath, plans: list, decoder: Decoder,
             bound: float) -> GeodesicPath | None:
     """The shortest start or refined curve among ``plans`` shorter than ``bound``, as
     a GeodesicPath; None if there is none."""
@@ -303,4 +304,4 @@ def _result(path: GeodesicPath, original: GeodesicPath, plans: list, decoder: _D
 
 def check_alternatives(n_alternatives) -> int:
     """``n_alternatives`` checked: an int >= 0."""
-    return _check_int("n_alternatives", n_alternatives, minimum=0)
+    return check_int("n_alternatives", n_alternatives, minimum=0)

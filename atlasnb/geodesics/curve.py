@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from atlasnb.geodesics._common import _check_int
+from atlasnb.checks import check_int
 
 #: The paper's number of steps n in eq. (10) (section 4).
 DEFAULT_N_STEPS = 15
@@ -21,7 +21,7 @@ DEFAULT_N_STEPS = 15
 FLOAT32_RTOL = 1e-5
 
 
-def _step_lengths(decode_chart: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor,
+def step_lengths(decode_chart: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor,
                   z1: torch.Tensor, image0: torch.Tensor, image1: torch.Tensor,
                   n_steps: int, batch_size: int) -> np.ndarray:
     """The n_steps terms ||G(gamma(t_i)) - G(gamma(t_{i+1}))|| of eq. (10) per segment.
@@ -64,8 +64,8 @@ def curve_length(decode: Callable[[torch.Tensor], torch.Tensor], z0, z1,
     (E,) float64 lengths, or a 0-d tensor for (d,) inputs. Derived in
     {ref}`sec-graph-geodesics`.
     """
-    _check_int("n_steps", n_steps, minimum=1)
-    _check_int("batch_size", batch_size, minimum=1)
+    check_int("n_steps", n_steps, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
     z0, z1 = torch.as_tensor(z0), torch.as_tensor(z1)
     single = z0.ndim == 1
     z0, z1 = torch.atleast_2d(z0), torch.atleast_2d(z1)
@@ -74,7 +74,7 @@ def curve_length(decode: Callable[[torch.Tensor], torch.Tensor], z0, z1,
                          f"{tuple(z0.shape)} and {tuple(z1.shape)}")
     with torch.inference_mode():
         ends = torch.cat([decode(z) for z in torch.cat([z0, z1]).split(batch_size)])
-        steps = _step_lengths(decode, z0, z1, ends[:len(z0)], ends[len(z0):], n_steps,
+        steps = step_lengths(decode, z0, z1, ends[:len(z0)], ends[len(z0):], n_steps,
                               batch_size)
     lengths = torch.from_numpy(steps.sum(axis=1))
     return lengths[0] if single else lengths

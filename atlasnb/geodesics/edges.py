@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from atlasnb.geodesics._common import _Decoder
-from atlasnb.geodesics.curve import _step_lengths
+from atlasnb.geodesics.curve import step_lengths
+from atlasnb.geodesics.decoding import Decoder
 
 
 def _select_nodes(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -80,10 +80,10 @@ def _chords(node_images: torch.Tensor, edges: np.ndarray) -> np.ndarray:
             - node_images[v].flatten(1).double()).norm(dim=1).numpy()
 
 
-def _chart_edge_steps(decoder: _Decoder, chart: int, edges: np.ndarray,
+def _chart_edge_steps(decoder: Decoder, chart: int, edges: np.ndarray,
                       node_latent: torch.Tensor, node_images: torch.Tensor,
                       n_steps: int, batch_size: int) -> np.ndarray:
     """(E, n_steps) eq. (10) terms of chart ``chart``'s edges, node images reused."""
     u, v = torch.from_numpy(edges[:, 0]), torch.from_numpy(edges[:, 1])
-    return _step_lengths(lambda z: decoder(z, chart), node_latent[u], node_latent[v],
+    return step_lengths(lambda z: decoder(z, chart), node_latent[u], node_latent[v],
                          node_images[u], node_images[v], n_steps, batch_size)

@@ -22,15 +22,15 @@ from scipy.spatial import cKDTree
 from tqdm import tqdm  # text bars: they render on a page; tqdm.auto warns without ipywidgets
 
 from atlasnb.agm import check_agm
-from atlasnb.geodesics._common import (_as_points, _check_cross_edges, _check_eps,
-                                       _check_index_array, _check_int, _check_nodes,
-                                       _Decoder, _evaluating, _psi_and_codes)
+from atlasnb.checks import check_eps, check_int
+from atlasnb.geodesics._common import (_as_points, _check_cross_edges, _check_index_array,
+                                      _check_nodes)
+from atlasnb.geodesics.decoding import Decoder, evaluating, psi_and_codes
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
 from atlasnb.geodesics.edges import (_chart_edge_steps, _check_membership, _chords,
                                      _cross_chart_edges, _knn_edges, _select_nodes)
 from atlasnb.geodesics.validate import check_edge_ids
-# GRAPH_LAYOUT stays importable from here: it names the layout of a saved graph.
-from atlasnb.geodesics.storage import GRAPH_LAYOUT, graph_fields, graph_to_arrays  # noqa: F401
+from atlasnb.geodesics.storage import graph_fields, graph_to_arrays
 
 #: The paper's number of neighbours k (section 4).
 DEFAULT_K = 20
@@ -54,7 +54,7 @@ def default_eps(n_charts: int) -> float:
 
     For m = 2, 4, 8, 16 this gives 0.1, 0.1, 0.0625, 0.03125.
     """
-    _check_int("n_charts", n_charts, minimum=1)
+    check_int("n_charts", n_charts, minimum=1)
     return min(EPS_CAP, 0.5 / n_charts)
 
 
@@ -153,14 +153,14 @@ class AtlasGraph:
         data points. Derived in {ref}`sec-graph-geodesics`.
         """
         check_agm(model, encoder=False)
-        _check_int("k", k, minimum=1)
-        _check_int("n_steps", n_steps, minimum=1)
-        _check_int("batch_size", batch_size, minimum=1)
-        _check_int("n_decoded", n_decoded, minimum=0)
+        check_int("k", k, minimum=1)
+        check_int("n_steps", n_steps, minimum=1)
+        check_int("batch_size", batch_size, minimum=1)
+        check_int("n_decoded", n_decoded, minimum=0)
         if not isinstance(lazy, bool):
             raise ValueError(f"lazy must be True or False, got {lazy!r}")
         m = model.n_charts
-        eps = default_eps(m) if eps is None else _check_eps(eps)
+        eps = default_eps(m) if eps is None else check_eps(eps)
         node_chart, node_latent = _check_nodes(model, node_chart, node_latent)
         n = len(node_chart)
         counts = np.bincount(node_chart, minlength=m)
@@ -171,8 +171,8 @@ class AtlasGraph:
         within = [_knn_edges(node_latent[chart_offsets[y]:chart_offsets[y + 1]]
                              .double().numpy(), k) + chart_offsets[y] for y in range(m)]
         if node_images is None:
-            with _evaluating(model):
-                decoder = _Decoder(model, batch_size)
+            with evaluating(model):
+                decoder = Decoder(model, batch_size)
                 node_images = torch.cat([
                     decoder(node_latent[chart_offsets[y]:chart_offsets[y + 1]], y)
                     for y in range(m) if counts[y]])
@@ -213,28 +213,37 @@ class AtlasGraph:
         """Decode the interiors of the not-yet-exact edges among ``edge_ids`` (one
         batch per chart) and store their eq. (10) weights and terms. Returns the
         number of points decoded (also added to :attr:`n_decoded`)."""
-        _check_int("batch_size", batch_size, minimum=1)
+        check_int("batch_size", batch_size, minimum=1)
         ids = check_edge_ids(edge_ids, len(self.edges))
         ids = ids[~self.edge_exact[ids]]
         if len(ids) == 0:
             return 0
         charts = self.node_chart[self.edges[ids, 0]]
         with tqdm(total=len(ids) * (self.n_steps - 1), desc="Algorithm 1: decoding edges",
-                  unit="pt", disable=not progress) as bar, _evaluating(self.model):
-            decoder = _Decoder(self.model, batch_size, bar)
+                  unit="pt", disable=not progress) as bar, evaluating(self.model):
+            decoder = Decoder(self.model, batch_size, bar)
             for y in np.unique(charts):
                 chosen = ids[charts == y]
                 steps = _chart_edge_steps(decoder, int(y), self.edges[chosen],
                                           self.node_latent, self.node_images,
                                           self.n_steps, batch_size)
-                self._set_exact(chosen, steps, 0)
+                self.set_exact_weights(chosen, steps)
         self.n_decoded += decoder.n_decoded
         return decoder.n_decoded
 
-    def _set_exact(self, ids: np.ndarray, steps: np.ndarray, n_decoded: int) -> None:
+    def set_exact_weights(self, ids: np.ndarray, steps: np.ndarray, n_decoded: int = 0) -> None:
         """Store the eq. (10) terms ``steps`` (len(ids), n_steps) of edges ``ids``,
         evaluated elsewhere (the path search decodes them together with its end
         points' edges), and count the ``n_decoded`` points it took."""
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or (ids.size and (not np.issubdtype(ids.dtype, np.integer)
+                                           or ids.min() < 0 or ids.max() >= len(self.edges))):
+            raise ValueError(f"ids must be a 1-d array of edge ids in [0, {len(self.edges)}), "
+                             f"got {ids.dtype} shaped {ids.shape}")
+        steps = np.asarray(steps, dtype=np.float64)
+        if steps.shape != (len(ids), self.n_steps) or not (np.isfinite(steps) & (steps >= 0)).all():
+            raise ValueError(f"steps must be finite eq. (10) terms >= 0 shaped (len(ids), "
+                             f"n_steps) = {(len(ids), self.n_steps)}, got shape {steps.shape}")
         self.edge_steps[ids] = steps
         self.edge_weights[ids] = steps.sum(axis=1)
         self.edge_exact[ids] = True
@@ -327,12 +336,6 @@ class AtlasGraph:
             self._cache["flat"] = self.node_images.reshape(self.n_nodes, -1).double()
         return self._cache["flat"]
 
-    def statistics(self) -> dict:
-        """Table 1's numbers for this graph; see :func:`graph_statistics`."""
-        from atlasnb.geodesics.statistics import graph_statistics
-
-        return graph_statistics(self)
-
     def to_arrays(self) -> dict:
         """The graph as a dict of tensors and numbers (no model), loadable with
         ``torch.load(weights_only=True)``; the evaluated weights are kept."""
@@ -370,24 +373,24 @@ def build_atlas_graph(model, x, k: int = DEFAULT_K, eps: float | None = None,
     :class:`AtlasGraph`. Derived in {ref}`sec-graph-geodesics`.
     """
     check_agm(model)
-    _check_int("k", k, minimum=1)
-    _check_int("n_steps", n_steps, minimum=1)
-    _check_int("batch_size", batch_size, minimum=1)
+    check_int("k", k, minimum=1)
+    check_int("n_steps", n_steps, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
     if not isinstance(lazy, bool):
         raise ValueError(f"lazy must be True or False, got {lazy!r}")
     m = model.n_charts
-    eps = default_eps(m) if eps is None else _check_eps(eps)
+    eps = default_eps(m) if eps is None else check_eps(eps)
     x = _as_points(x)
 
-    with _evaluating(model):
-        psi, codes = _psi_and_codes(model, x, batch_size)
+    with evaluating(model):
+        psi, codes = psi_and_codes(model, x, batch_size)
         member = psi > eps
         _check_membership(member, eps, m)
         node_index, node_chart, chart_offsets = _select_nodes(member)
         node_latent = codes[torch.from_numpy(node_index), torch.from_numpy(node_chart)]
         with tqdm(total=len(node_index), desc="Algorithm 1: decoding nodes", unit="pt",
                   disable=not progress) as bar:
-            decoder = _Decoder(model, batch_size, bar)
+            decoder = Decoder(model, batch_size, bar)
             node_images = torch.cat([
                 decoder(node_latent[chart_offsets[y]:chart_offsets[y + 1]], y)
                 for y in range(m) if chart_offsets[y + 1] > chart_offsets[y]])

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from atlasnb.agm import check_agm
-from atlasnb.geodesics._common import _check_int, _Decoder, _evaluating
+from atlasnb.checks import check_int
+from atlasnb.geodesics.decoding import Decoder, evaluating
 from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.search import GeodesicPath
 from atlasnb.geodesics.validate import check_path
@@ -97,12 +98,12 @@ def interpolate(model_or_graph, path: GeodesicPath, n_points: int = 10,
     model = model_or_graph.model if isinstance(model_or_graph, AtlasGraph) else model_or_graph
     check_agm(model, encoder=False)
     path = check_path(model, path)
-    _check_int("n_points", n_points, minimum=2)
+    check_int("n_points", n_points, minimum=2)
     positions = np.linspace(0.0, path.length, n_points)
     latents, charts, vertices, labels, cross = zip(*(_place(path, p) for p in positions))
     images = [path.images[v] if v is not None else None for v in vertices]
-    decoder = _Decoder(model, batch_size)
-    with _evaluating(model):
+    decoder = Decoder(model, batch_size)
+    with evaluating(model):
         for chart in set(charts):
             todo = [j for j in range(n_points) if vertices[j] is None and charts[j] == chart]
             if todo:

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from atlasnb.geodesics._common import _check_int, _model_device
+from atlasnb.checks import check_int
+from atlasnb.geodesics.decoding import model_device
 
 #: Gradient steps of one inversion, the best starts it runs from, Adam's first and
 #: last step size (decayed geometrically in between).
@@ -69,8 +70,8 @@ def invert_decoder(model, targets: torch.Tensor, chart: int, starts: torch.Tenso
     ``torch.inference_mode()`` (it leaves it for the optimisation). Returns an
     :class:`Inversion` on the CPU. Derived in {ref}`sec-agm-class`.
     """
-    _check_int("n_starts", n_starts, minimum=1)
-    _check_int("n_iterations", n_iterations, minimum=0)
+    check_int("n_starts", n_starts, minimum=1)
+    check_int("n_iterations", n_iterations, minimum=0)
     if targets.ndim < 2 or starts.ndim != 3 or starts.shape[0] != targets.shape[0] \
             or starts.shape[2] != model.latent_dim or starts.shape[1] < 1:
         raise ValueError(f"starts must be shaped (B, S, latent_dim) = ({len(targets)}, S, "
@@ -79,7 +80,7 @@ def invert_decoder(model, targets: torch.Tensor, chart: int, starts: torch.Tenso
     if not (len(lr) == 2 and 0 < lr[1] <= lr[0]):
         raise ValueError(f"lr must be (first, last) step sizes with 0 < last <= first, "
                          f"got {lr!r}")
-    _check_int("batch_size", batch_size, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
     if len(targets) > batch_size:
         parts = [invert_decoder(model, targets[i:i + batch_size], chart,
                                 starts[i:i + batch_size], n_starts, n_iterations, lr,
@@ -87,7 +88,7 @@ def invert_decoder(model, targets: torch.Tensor, chart: int, starts: torch.Tenso
         return Inversion(torch.cat([p.codes for p in parts]),
                          torch.cat([p.residuals for p in parts]),
                          sum(p.n_decoded for p in parts))
-    device = _model_device(model)
+    device = model_device(model)
     b, s, d = starts.shape
     with torch.inference_mode(False), torch.enable_grad():
         targets = targets.detach().clone().to(device)
@@ -132,7 +133,7 @@ def nearest_starts(targets: torch.Tensor, codes: torch.Tensor, images: torch.Ten
                    n_candidates: int) -> torch.Tensor:
     """(B, S, d): for each target, the ``n_candidates`` codes whose ``images`` lie
     nearest to it in data space (S = min(n_candidates, len(codes)))."""
-    _check_int("n_candidates", n_candidates, minimum=1)
+    check_int("n_candidates", n_candidates, minimum=1)
     distance = torch.cdist(targets.flatten(1).double(), images.flatten(1).double())
     k = min(n_candidates, len(codes))
     nearest = distance.topk(k, dim=1, largest=False).indices

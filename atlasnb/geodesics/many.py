@@ -16,7 +16,8 @@ import contextlib
 import numpy as np
 import torch
 
-from atlasnb.geodesics._common import _check_values, _Decoder, _evaluating, _psi_and_codes
+from atlasnb.geodesics._common import _check_values
+from atlasnb.geodesics.decoding import Decoder, evaluating, psi_and_codes
 from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.inversion import codes_by_inversion
 from atlasnb.geodesics.search import (
@@ -82,11 +83,11 @@ def shortest_paths(graph: AtlasGraph, starts, ends, batch_size: int = 4096,
                          f"{len(starts)} starts and {len(ends)} ends")
     if not starts:
         raise ValueError("starts and ends are empty: give at least one pair")
-    queries = [_Query(graph, _Decoder(graph.model, batch_size)) for _ in starts]
+    queries = [_Query(graph, Decoder(graph.model, batch_size)) for _ in starts]
     data = [(i, side, p) for i, pair in enumerate(zip(starts, ends))
             for side, p in zip(("start", "end"), pair) if isinstance(p, torch.Tensor)]
     placed = {}
-    with _evaluating(graph.model):
+    with evaluating(graph.model):
         placed.update(_place_data(graph, queries, data, insert, batch_size))
         for i, pair in enumerate(zip(starts, ends)):
             for side, point in zip(("start", "end"), pair):
@@ -121,14 +122,14 @@ def _place_data(graph: AtlasGraph, queries: list, data: list, insert: str,
         rows.append(_check_values(point.reshape(graph.point_shape), f"{side} of pair {i}",
                                   rows=False))
     x = torch.stack(rows)
-    psi, codes = _psi_and_codes(graph.model, x, batch_size)
+    psi, codes = psi_and_codes(graph.model, x, batch_size)
     if codes is None:  # a semi-AGM: each point's codes by decoder inversion
         codes = torch.cat([codes_by_inversion(graph, x[i:i + 1], psi[i:i + 1])
                            for i in range(len(x))])
     wanted = [[int(np.argmax(row))] if insert == "own" else np.flatnonzero(row > graph.eps)
               .tolist() for row in psi]
     images = [dict() for _ in data]
-    decoder = _Decoder(graph.model, batch_size)
+    decoder = Decoder(graph.model, batch_size)
     for y in range(graph.n_charts):
         chosen = [k for k, charts in enumerate(wanted) if y in charts]
         if chosen:
@@ -171,8 +172,8 @@ def alternative_paths(graph: AtlasGraph, paths: list, n_alternatives: int,
             several = any(len(np.unique(charts)) > 1 for charts, _ in path.placements)
             if not changes and not several:
                 continue
-            query = _Query(graph, _Decoder(graph.model, batch_size))
-            with _evaluating(graph.model):
+            query = _Query(graph, Decoder(graph.model, batch_size))
+            with evaluating(graph.model):
                 sources = _join_all(query, *path.placements[0])
                 goals = _join_all(query, *path.placements[1])
             penalty = np.zeros(len(graph.edges) + len(query.ends))

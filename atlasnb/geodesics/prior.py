@@ -24,8 +24,9 @@ import torch
 from tqdm import tqdm  # text bars: they render on a page; tqdm.auto warns without ipywidgets
 
 from atlasnb.agm import check_agm, draw_latent
-from atlasnb.geodesics._common import _check_eps, _check_int, _Decoder, _evaluating, _psi_and_codes
+from atlasnb.checks import check_eps, check_int
 from atlasnb.geodesics.curve import DEFAULT_N_STEPS
+from atlasnb.geodesics.decoding import Decoder, evaluating, psi_and_codes
 from atlasnb.geodesics.graph import DEFAULT_K, AtlasGraph, default_eps
 from atlasnb.geodesics.inversion import link_by_inversion
 
@@ -113,25 +114,25 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
     :class:`~atlasnb.geodesics.PriorGraph`. Derived in {ref}`sec-graph-prior`.
     """
     check_agm(model, encoder=False)
-    _check_int("n_points", n_points, minimum=1)
-    _check_int("k", k, minimum=1)
-    _check_int("n_steps", n_steps, minimum=1)
-    _check_int("seed", seed, minimum=0)
-    _check_int("batch_size", batch_size, minimum=1)
+    check_int("n_points", n_points, minimum=1)
+    check_int("k", k, minimum=1)
+    check_int("n_steps", n_steps, minimum=1)
+    check_int("seed", seed, minimum=0)
+    check_int("batch_size", batch_size, minimum=1)
     for name, value in (("lazy", lazy), ("require_own_chart", require_own_chart)):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, got {value!r}")
     m = model.n_charts
-    eps = default_eps(m) if eps is None else _check_eps(eps)
+    eps = default_eps(m) if eps is None else check_eps(eps)
 
     z, y = draw_latent(model, n_points, torch.Generator().manual_seed(int(seed)))
     z, y = z.cpu(), y.cpu()
     charts = y.numpy()
-    with _evaluating(model), tqdm(total=n_points, desc="prior graph: decoding", unit="pt",
+    with evaluating(model), tqdm(total=n_points, desc="prior graph: decoding", unit="pt",
                                   disable=not progress) as bar:
-        decoder = _Decoder(model, batch_size, bar)
+        decoder = Decoder(model, batch_size, bar)
         x = _decode_by_chart(decoder, z, charts, m)
-        psi, codes = _psi_and_codes(model, x, batch_size)
+        psi, codes = psi_and_codes(model, x, batch_size)
         member = prior_memberships(psi, charts, eps, require_own_chart)
         n_inverted = 0
         if codes is None:  # a semi-AGM: F_j(x_i) by decoder inversion
@@ -168,7 +169,7 @@ def build_prior_graph(model, n_points: int, k: int = DEFAULT_K, eps: float | Non
     return graph
 
 
-def _decode_by_chart(decoder: _Decoder, z: torch.Tensor, charts: np.ndarray,
+def _decode_by_chart(decoder: Decoder, z: torch.Tensor, charts: np.ndarray,
                      m: int) -> torch.Tensor:
     """G_{charts[i]}(z[i]) for every row, one batch per chart, in the order of the rows."""
     parts, rows = [], []

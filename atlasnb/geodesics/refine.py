@@ -18,18 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlasnb.agm import check_agm
-from atlasnb.geodesics._common import _check_eps, _check_int, _Decoder, _evaluating
-from atlasnb.geodesics.batch import measure_polylines
+from atlasnb.checks import check_int
 from atlasnb.geodesics.choose import check_alternatives, choose
-from atlasnb.geodesics.curve import DEFAULT_N_STEPS
-from atlasnb.geodesics.graph import AtlasGraph, default_eps
+from atlasnb.geodesics.graph import AtlasGraph
+from atlasnb.geodesics.measure import MEASURE_STEPS, _model_and_eps
 from atlasnb.geodesics.path import GeodesicPath
 from atlasnb.geodesics.validate import check_path
 
-#: Steps of eq. (10) on every straight latent segment when a path is measured:
-#: the paper's n, so a graph path's own edge weights are already measured so.
-MEASURE_STEPS = DEFAULT_N_STEPS
 #: Points of the discretised curve of each run of a path inside one chart.
 POINTS_PER_RUN = 8
 OBJECTIVES = ("energy", "length")
@@ -40,18 +35,6 @@ OPTIMISERS = {"lbfgs": 30, "adam": 40}
 TOLERANCES = {"lbfgs": 1e-4, "adam": 1e-3}
 #: Next best graph paths tried per path by default (see :func:`refine_all`).
 N_ALTERNATIVES = 1
-
-
-def _model_and_eps(model_or_graph, eps):
-    if isinstance(model_or_graph, AtlasGraph):
-        model = model_or_graph.model
-        eps = model_or_graph.eps if eps is None else _check_eps(eps)
-    else:
-        model = model_or_graph
-        check_agm(model)
-        eps = default_eps(model.n_charts) if eps is None else _check_eps(eps)
-    check_agm(model)
-    return model, eps
 
 
 def _check_path(path, name: str = "path") -> None:
@@ -74,28 +57,6 @@ def _check_belongs(model_or_graph, model, path, name: str) -> None:
                          f"... do not hold its codes and charts in the graph given "
                          f"({graph.n_nodes} nodes); refine a path with the graph it was "
                          "found in")
-
-
-def measure_path(model_or_graph, path: GeodesicPath, n_steps: int = MEASURE_STEPS,
-                 batch_size: int = 4096) -> GeodesicPath:
-    """``path`` measured finely: a copy whose ``steps`` and ``length`` are eq. (10)
-    with ``n_steps`` steps on every within-chart segment (the jump
-    ||G_i(z) - G_j(z')|| on a chart change), so that paths built in different ways
-    compare on the same terms. Derived in {ref}`sec-graph-refinement`.
-    """
-    model, _ = _model_and_eps(model_or_graph, None)
-    path = check_path(model, path)
-    _check_int("n_steps", n_steps, minimum=1)
-    decoder = _Decoder(model, batch_size)
-    with _evaluating(model):
-        steps = measure_polylines(decoder, [(path.charts, path.latents, path.images)],
-                                  n_steps)[0]
-    return GeodesicPath(length=float(sum(s.sum() for s in steps)), nodes=path.nodes,
-                        charts=path.charts, latents=path.latents, images=path.images,
-                        data_indices=path.data_indices, steps=steps, cross=path.cross,
-                        n_decoded=path.n_decoded + decoder.n_decoded,
-                        n_evaluated=path.n_evaluated, n_searches=path.n_searches,
-                        placements=path.placements)
 
 
 def refine(model_or_graph, path: GeodesicPath, points_per_run: int = POINTS_PER_RUN,
@@ -191,12 +152,12 @@ def refine_all(model_or_graph, paths: list, points_per_run: int = POINTS_PER_RUN
         _check_path(path, f"paths[{i}]")
         paths[i] = check_path(model, path)
         _check_belongs(model_or_graph, model, paths[i], f"paths[{i}]")
-    _check_int("points_per_run", points_per_run, minimum=2)
+    check_int("points_per_run", points_per_run, minimum=2)
     if optimiser not in OPTIMISERS:
         raise ValueError(f"optimiser must be one of {tuple(OPTIMISERS)}, got {optimiser!r}")
     n_iterations = OPTIMISERS[optimiser] if n_iterations is None else n_iterations
-    _check_int("n_iterations", n_iterations, minimum=0)
-    _check_int("measure_steps", measure_steps, minimum=1)
+    check_int("n_iterations", n_iterations, minimum=0)
+    check_int("measure_steps", measure_steps, minimum=1)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if not lr > 0:

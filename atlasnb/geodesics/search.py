@@ -13,8 +13,9 @@ import torch
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from atlasnb.geodesics._common import _check_values, _Decoder, _evaluating, _psi_and_codes
-from atlasnb.geodesics.curve import _step_lengths
+from atlasnb.geodesics._common import _check_values
+from atlasnb.geodesics.curve import step_lengths
+from atlasnb.geodesics.decoding import Decoder, evaluating, psi_and_codes
 from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.inversion import codes_by_inversion
 from atlasnb.geodesics.path import GeodesicPath
@@ -33,7 +34,7 @@ class _Query:
     nodes, and their edges as extra edges E, E + 1, ... beside the graph's edges."""
 
     graph: AtlasGraph
-    decoder: _Decoder
+    decoder: Decoder
     charts: list = field(default_factory=list)    # chart of each extra vertex
     latents: list = field(default_factory=list)   # its code
     images: list = field(default_factory=list)    # its decoding
@@ -101,7 +102,7 @@ def _place(query: _Query, point, side: str, insert: str) -> list[int]:
                          f"row of x), got {tuple(x.shape)}")
     x = x.reshape((1,) + graph.point_shape)
     x = _check_values(x, side, rows=False)
-    psi, codes = _psi_and_codes(graph.model, x, batch_size=1)
+    psi, codes = psi_and_codes(graph.model, x, batch_size=1)
     if codes is None:  # a semi-AGM: its codes by decoder inversion
         codes = codes_by_inversion(graph, x, psi)
     return _place_codes(query, psi[0], codes[0], side, insert)
@@ -188,10 +189,10 @@ def shortest_path(graph: AtlasGraph, start, end, batch_size: int = 4096,
                         f"got {type(graph).__name__}")
     if insert not in INSERT_MODES:
         raise ValueError(f"insert must be one of {INSERT_MODES}, got {insert!r}")
-    decoder = _Decoder(graph.model, batch_size)
+    decoder = Decoder(graph.model, batch_size)
     query = _Query(graph, decoder)
     node_ids = all(isinstance(p, (int, np.integer)) for p in (start, end))
-    with contextlib.nullcontext() if node_ids else _evaluating(graph.model):
+    with contextlib.nullcontext() if node_ids else evaluating(graph.model):
         sources = _place(query, start, "start", insert)
         goals = _place(query, end, "end", insert)
     _check_connected(query, sources, goals)
@@ -218,7 +219,7 @@ def _solve(searches: list, penalties=None) -> list[GeodesicPath]:
         if not waiting:
             break
         graph = searches[0].query.graph
-        with _evaluating(graph.model):
+        with evaluating(graph.model):
             _evaluate_paths([(searches[i].query, p) for i, p in waiting])
         for i, p in waiting:
             searches[i].n_evaluated += len(p)
@@ -250,12 +251,12 @@ def _evaluate_paths(work: list) -> None:
             else:
                 items.append((query, e) + tuple(query.ends[e - n_edges]))
     charts = [q.chart(a) for q, _, a, _ in items]
-    decoder = _Decoder(graph.model, work[0][0].decoder.batch_size)
+    decoder = Decoder(graph.model, work[0][0].decoder.batch_size)
     for q, _, _, _ in items:  # each query counts the points decoded for it
         q.decoder.n_decoded += graph.n_steps - 1
     for chart in sorted(set(charts)):
         chosen = [items[i] for i, y in enumerate(charts) if y == chart]
-        steps = _step_lengths(lambda z, chart=chart: decoder(z, chart),
+        steps = step_lengths(lambda z, chart=chart: decoder(z, chart),
                               torch.stack([q.latent(a) for q, _, a, _ in chosen]),
                               torch.stack([q.latent(b) for q, _, _, b in chosen]),
                               torch.stack([q.image(a) for q, _, a, _ in chosen]),
@@ -263,7 +264,7 @@ def _evaluate_paths(work: list) -> None:
                               graph.n_steps, decoder.batch_size)
         on_graph = [k for k, item in enumerate(chosen) if item[1] < n_edges]
         if on_graph:
-            graph._set_exact(np.array([chosen[k][1] for k in on_graph]),
+            graph.set_exact_weights(np.array([chosen[k][1] for k in on_graph]),
                              steps[on_graph], len(on_graph) * (graph.n_steps - 1))
         for k, (q, e, _, _) in enumerate(chosen):
             if e >= n_edges:

@@ -24,7 +24,7 @@ import torch
 
 from atlasnb import experiments, geodesics, paper, runs
 from atlasnb.config import make_config
-from atlasnb.geodesics._common import _psi_and_codes
+from atlasnb.geodesics.decoding import psi_and_codes
 
 #: Budget -> (factor on the training images, factor on the epochs); the product is
 #: the budget in image presentations.
@@ -50,7 +50,7 @@ def nodes_per_point(run, base: str) -> float:
     eps = geodesics.default_eps(run.config.n_charts)
     with torch.inference_mode():
         run.model.eval()
-        psi, _ = _psi_and_codes(run.model, x, batch_size=500)
+        psi, _ = psi_and_codes(run.model, x, batch_size=500)
     return float((psi > eps).sum(axis=1).mean())
 
 

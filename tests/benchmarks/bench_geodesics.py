@@ -182,7 +182,7 @@ def main() -> int:
     start = time.perf_counter()
     diameter = geodesics.hop_diameter(graph)
     print(f"hop diameter          {time.perf_counter() - start:8.2f} s  (= {diameter})")
-    print(f"statistics            {graph.statistics()}")
+    print(f"statistics            {geodesics.graph_statistics(graph)}")
     return 0
 
 

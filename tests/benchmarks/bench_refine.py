@@ -40,7 +40,7 @@ import torch
 from atlasnb import geodesics, runs
 from atlasnb.config import make_config
 from atlasnb.experiments import graph_points, graph_settings, test_pairs
-from atlasnb.refinement import straight_path
+from atlasnb.geodesics import straight_path
 
 os.environ.setdefault("ATLASNB_DATA", str(Path(__file__).resolve().parents[3] / "shared" / "data"))
 
