@@ -57,6 +57,7 @@ class _Plan:
     curve: tuple | None
     start_length: float = float("nan")
     refined: tuple | None = None  # (charts, latents, images, steps)
+    source: GeodesicPath | None = None  # the graph path it starts from, if any
 
 
 def _resample(latents: torch.Tensor, steps: list, n_points: int) -> torch.Tensor:
@@ -130,7 +131,7 @@ def _plans(model_or_graph, paths: list, points_per_run: int, choose_charts: bool
             for other in others:
                 plans.append(_Plan("alternative", i,
                                    (other.charts, other.latents, other.images),
-                                   path_curve(other, points_per_run)))
+                                   path_curve(other, points_per_run), source=other))
     return plans
 
 
@@ -214,7 +215,11 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
             for p, images in zip(missing, _decode_many(decoder, [p.start[:2] for p in
                                                                  missing])):
                 p.start = p.start[:2] + (images,)
-        measured = measure_polylines(decoder, [p.start for p in starts], steps)
+        # A graph path found by the search already carries this measurement.
+        unmeasured = [p for p in starts if p.source is None or not _measured(p.source, steps)]
+        terms = iter(measure_polylines(decoder, [p.start for p in unmeasured], steps))
+        measured = [list(p.source.steps) if p.source is not None and
+                    _measured(p.source, steps) else next(terms) for p in starts]
     for p, terms in zip(starts, measured):
         p.start = p.start + (terms,)
         p.start_length = float(sum(t.sum() for t in terms))
@@ -222,6 +227,7 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
         if p.kind == "graph":
             o = originals[p.path]
             p.start, p.start_length = (o.charts, o.latents, o.images, o.steps), o.length
+    _drop_hopeless(plans)
     _run(model, plans, decoder, settings, eps)
     if choose_charts:
         merged = []
@@ -249,6 +255,28 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
         results.append(result if result is not None else GeodesicPath(
             **{**original.__dict__, "candidates": _records(mine)}))
     return results
+
+
+def end_chord(start: tuple) -> float:
+    """||G(first point) - G(last point)|| of a start polyline (charts, latents, images,
+    ...): a lower bound on the measured length of every curve between its two end
+    images (a sum of chords from one to the other, by the triangle inequality), so
+    of the candidate refined from it, whose ends stay fixed."""
+    images = start[2]
+    return float((images[0].double() - images[-1].double()).norm())
+
+
+def _drop_hopeless(plans: list) -> None:
+    """Leave unrefined (``curve`` None) every candidate whose :func:`end_chord`
+    already reaches the shortest start of its path: refined, it could not come out
+    shorter than that start. The chord is lowered by FLOAT32_RTOL, since the refined
+    curve's ends are decoded again, in another batch."""
+    best = {}
+    for p in plans:
+        best[p.path] = min(best.get(p.path, float("inf")), p.start_length)
+    for p in plans:
+        if p.curve is not None and end_chord(p.start) * (1 - FLOAT32_RTOL) >= best[p.path]:
+            p.curve = None
 
 
 def _measured(path: GeodesicPath, n_steps: int) -> bool:
