@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from atlasnb.geodesics._common import _check_int, _Decoder, _evaluating
+from atlasnb.geodesics._common import _check_int, _Decoder, _evaluating, _model_device
 from atlasnb.geodesics.batch import measure_polylines, optimise_curves
 from atlasnb.geodesics.curve import FLOAT32_RTOL
 from atlasnb.geodesics.graph import AtlasGraph
@@ -153,18 +153,34 @@ def _run(model, plans: list, decoder: _Decoder, settings: dict, eps: float) -> N
         plan.refined = line + (terms,)
 
 
-def _merged(model, plan: _Plan, placements, eps: float) -> tuple | None:
+def _encoded(model, plans: list) -> list:
+    """psi (numpy) and codes of the refined curves' decodings of ``plans`` that change
+    chart (None for the others), all encoded in one batch."""
+    changing = [p for p in plans if (np.diff(np.asarray(p.refined[0])) != 0).any()]
+    out = {}
+    if changing:
+        images = torch.cat([p.refined[2] for p in changing])
+        with _evaluating(model):
+            batch = images.to(_model_device(model))
+            psi = model.partition(batch).cpu().double().numpy()
+            codes = model.encode(batch).cpu()
+        cuts = np.cumsum([len(p.refined[2]) for p in changing])[:-1]
+        for p, a, b in zip(changing, np.split(psi, cuts), torch.tensor_split(codes, cuts.tolist())):
+            out[id(p)] = (a, b.to(p.refined[1].dtype))
+    return [out.get(id(p)) for p in plans]
+
+
+def _merged(plan: _Plan, placements, eps: float, encoded) -> tuple | None:
     """The refined curve of ``plan`` with every chart change dropped whose one side
     (a whole run) decodes inside the other side's chart (psi > eps), re-encoded
-    there; None if no change can go. A run holding an end point moves only to a
-    chart that holds that end point (where it takes the end's code)."""
-    charts, latents, images, _ = plan.refined
+    there (``encoded``: psi and codes of its decodings, from :func:`_encoded`); None
+    if no change can go. A run holding an end point moves only to a chart that holds
+    that end point (where it takes the end's code)."""
+    charts, latents, _, _ = plan.refined
     charts = np.array(charts)
-    if not (charts[1:] != charts[:-1]).any():
+    if encoded is None:
         return None
-    with _evaluating(model):
-        psi = model.partition(images).cpu().double().numpy()
-        codes = model.encode(images).cpu().to(latents.dtype)
+    psi, codes = encoded
     latents, changed = latents.clone(), False
     while True:
         cuts = np.r_[0, np.flatnonzero(charts[1:] != charts[:-1]) + 1, len(charts)]
@@ -230,14 +246,15 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
     _drop_hopeless(plans)
     _run(model, plans, decoder, settings, eps)
     if choose_charts:
-        merged = []
-        for i, path in enumerate(paths):
+        merged, bests = [], []
+        for i in range(len(paths)):
             done = [p for p in plans if p.path == i and p.refined is not None]
             if done:
-                best = min(done, key=_refined_length)
-                curve = _merged(model, best, path.placements, eps)
-                if curve is not None:
-                    merged.append(_Plan("merged", i, None, curve))
+                bests.append((i, min(done, key=_refined_length)))
+        for (i, best), encoded in zip(bests, _encoded(model, [b for _, b in bests])):
+            curve = _merged(best, paths[i].placements, eps, encoded)
+            if curve is not None:
+                merged.append(_Plan("merged", i, None, curve))
         _run(model, merged, decoder, settings, eps)
         plans += merged
     results = []
