@@ -94,6 +94,31 @@ def test_every_candidate_is_reported(mismatch_case):
                                               rel=1e-12)
 
 
+def test_the_end_chord_bounds_every_refined_candidate(mismatch_case, monkeypatch):
+    from atlasnb.geodesics import choose
+
+    _, graph, _, paths, refined = mismatch_case
+    seen = []
+    measure = choose._refined_length
+
+    def record(plan):
+        length = measure(plan)
+        seen.append((choose.end_chord(plan.refined), length))
+        return length
+
+    monkeypatch.setattr(choose, "_refined_length", record)
+    again = refine_all(graph, paths[:2], n_iterations=60)
+    assert seen
+    for chord, length in seen:
+        assert chord <= length * (1 + 1e-5)
+    # Nothing a bound dropped could have won: the lengths are those of refine_all
+    # without the bound.
+    monkeypatch.setattr(choose, "end_chord", lambda start: 0.0)
+    unbounded = refine_all(graph, paths[:2], n_iterations=60)
+    for a, b in zip(again, unbounded):
+        assert a.length == pytest.approx(b.length, rel=1e-5)
+
+
 def test_batched_refinement_equals_one_at_a_time(mismatch_case):
     _, graph, _, paths, refined = mismatch_case
     for path, together in zip(paths, refined):

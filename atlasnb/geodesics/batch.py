@@ -57,6 +57,12 @@ class _Batch:
         free[torch.as_tensor(ends[:-1])] = False
         free[torch.as_tensor(ends[1:] - 1)] = False
         self.free = free
+        # The fixed ends never move: decoded once, not at every evaluation.
+        self.fixed = torch.nonzero(~free).flatten()
+        with torch.no_grad():
+            self.fixed_images = self.decode(self.points, self.fixed)
+        self.fixed_slot = torch.full((len(free),), -1, dtype=torch.long, device=device)
+        self.fixed_slot[self.fixed] = torch.arange(len(self.fixed), device=device)
         same = self.curve[1:] == self.curve[:-1]
         change = same & (self.chart[1:] != self.chart[:-1])
         before = torch.nonzero(change).flatten()
@@ -89,7 +95,12 @@ class _Batch:
         """(objective per curve (C,), NaN where not selected, and the decodings of
         the selected curves' rows, with their row ids)."""
         rows = self.rows_of(curves)
-        images = self.decode(points, rows)
+        free = self.free[rows]
+        moving = torch.nonzero(free).flatten()
+        images = self.fixed_images[self.fixed_slot[rows].clamp_min(0)]
+        if len(moving):
+            images = images.index_copy(0, moving, self.decode(points, rows[moving])
+                                       .to(images.dtype))
         flat = images.flatten(1)
         ids = self.curve[rows]
         same = ids[1:] == ids[:-1]

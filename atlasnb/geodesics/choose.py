@@ -22,7 +22,7 @@ import torch
 from atlasnb.checks import check_int
 from atlasnb.geodesics.batch import measure_polylines, optimise_curves
 from atlasnb.geodesics.curve import FLOAT32_RTOL
-from atlasnb.geodesics.decoding import Decoder, evaluating
+from atlasnb.geodesics.decoding import Decoder, evaluating, model_device
 from atlasnb.geodesics.graph import AtlasGraph
 from atlasnb.geodesics.many import alternative_paths, chart_sequence
 from atlasnb.geodesics.path import GeodesicPath
@@ -58,6 +58,7 @@ class _Plan:
     curve: tuple | None
     start_length: float = float("nan")
     refined: tuple | None = None  # (charts, latents, images, steps)
+    source: GeodesicPath | None = None  # the graph path it starts from, if any
 
 
 def _resample(latents: torch.Tensor, steps: list, n_points: int) -> torch.Tensor:
@@ -131,7 +132,7 @@ def _plans(model_or_graph, paths: list, points_per_run: int, choose_charts: bool
             for other in others:
                 plans.append(_Plan("alternative", i,
                                    (other.charts, other.latents, other.images),
-                                   path_curve(other, points_per_run)))
+                                   path_curve(other, points_per_run), source=other))
     return plans
 
 
@@ -153,18 +154,34 @@ def _run(model, plans: list, decoder: Decoder, settings: dict, eps: float) -> No
         plan.refined = line + (terms,)
 
 
-def _merged(model, plan: _Plan, placements, eps: float) -> tuple | None:
+def _encoded(model, plans: list) -> list:
+    """psi (numpy) and codes of the refined curves' decodings of ``plans`` that change
+    chart (None for the others), all encoded in one batch."""
+    changing = [p for p in plans if (np.diff(np.asarray(p.refined[0])) != 0).any()]
+    out = {}
+    if changing:
+        images = torch.cat([p.refined[2] for p in changing])
+        with evaluating(model):
+            batch = images.to(model_device(model))
+            psi = model.partition(batch).cpu().double().numpy()
+            codes = model.encode(batch).cpu()
+        cuts = np.cumsum([len(p.refined[2]) for p in changing])[:-1]
+        for p, a, b in zip(changing, np.split(psi, cuts), torch.tensor_split(codes, cuts.tolist())):
+            out[id(p)] = (a, b.to(p.refined[1].dtype))
+    return [out.get(id(p)) for p in plans]
+
+
+def _merged(plan: _Plan, placements, eps: float, encoded) -> tuple | None:
     """The refined curve of ``plan`` with every chart change dropped whose one side
     (a whole run) decodes inside the other side's chart (psi > eps), re-encoded
-    there; None if no change can go. A run holding an end point moves only to a
-    chart that holds that end point (where it takes the end's code)."""
-    charts, latents, images, _ = plan.refined
+    there (``encoded``: psi and codes of its decodings, from :func:`_encoded`); None
+    if no change can go. A run holding an end point moves only to a chart that holds
+    that end point (where it takes the end's code)."""
+    charts, latents, _, _ = plan.refined
     charts = np.array(charts)
-    if not (charts[1:] != charts[:-1]).any():
+    if encoded is None:
         return None
-    with evaluating(model):
-        psi = model.partition(images).cpu().double().numpy()
-        codes = model.encode(images).cpu().to(latents.dtype)
+    psi, codes = encoded
     latents, changed = latents.clone(), False
     while True:
         cuts = np.r_[0, np.flatnonzero(charts[1:] != charts[:-1]) + 1, len(charts)]
@@ -215,7 +232,11 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
             for p, images in zip(missing, _decode_many(decoder, [p.start[:2] for p in
                                                                  missing])):
                 p.start = p.start[:2] + (images,)
-        measured = measure_polylines(decoder, [p.start for p in starts], steps)
+        # A graph path found by the search already carries this measurement.
+        unmeasured = [p for p in starts if p.source is None or not _measured(p.source, steps)]
+        terms = iter(measure_polylines(decoder, [p.start for p in unmeasured], steps))
+        measured = [list(p.source.steps) if p.source is not None and
+                    _measured(p.source, steps) else next(terms) for p in starts]
     for p, terms in zip(starts, measured):
         p.start = p.start + (terms,)
         p.start_length = float(sum(t.sum() for t in terms))
@@ -223,16 +244,18 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
         if p.kind == "graph":
             o = originals[p.path]
             p.start, p.start_length = (o.charts, o.latents, o.images, o.steps), o.length
+    _drop_hopeless(plans)
     _run(model, plans, decoder, settings, eps)
     if choose_charts:
-        merged = []
-        for i, path in enumerate(paths):
+        merged, bests = [], []
+        for i in range(len(paths)):
             done = [p for p in plans if p.path == i and p.refined is not None]
             if done:
-                best = min(done, key=_refined_length)
-                curve = _merged(model, best, path.placements, eps)
-                if curve is not None:
-                    merged.append(_Plan("merged", i, None, curve))
+                bests.append((i, min(done, key=_refined_length)))
+        for (i, best), encoded in zip(bests, _encoded(model, [b for _, b in bests])):
+            curve = _merged(best, paths[i].placements, eps, encoded)
+            if curve is not None:
+                merged.append(_Plan("merged", i, None, curve))
         _run(model, merged, decoder, settings, eps)
         plans += merged
     results = []
@@ -250,6 +273,28 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
         results.append(result if result is not None else GeodesicPath(
             **{**original.__dict__, "candidates": _records(mine)}))
     return results
+
+
+def end_chord(start: tuple) -> float:
+    """||G(first point) - G(last point)|| of a start polyline (charts, latents, images,
+    ...): a lower bound on the measured length of every curve between its two end
+    images (a sum of chords from one to the other, by the triangle inequality), so
+    of the candidate refined from it, whose ends stay fixed."""
+    images = start[2]
+    return float((images[0].double() - images[-1].double()).norm())
+
+
+def _drop_hopeless(plans: list) -> None:
+    """Leave unrefined (``curve`` None) every candidate whose :func:`end_chord`
+    already reaches the shortest start of its path: refined, it could not come out
+    shorter than that start. The chord is lowered by FLOAT32_RTOL, since the refined
+    curve's ends are decoded again, in another batch."""
+    best = {}
+    for p in plans:
+        best[p.path] = min(best.get(p.path, float("inf")), p.start_length)
+    for p in plans:
+        if p.curve is not None and end_chord(p.start) * (1 - FLOAT32_RTOL) >= best[p.path]:
+            p.curve = None
 
 
 def _measured(path: GeodesicPath, n_steps: int) -> bool:

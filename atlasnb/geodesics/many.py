@@ -162,20 +162,24 @@ def alternative_paths(graph: AtlasGraph, paths: list, n_alternatives: int,
     found = [[p] for p in paths]
     extra = [[] for _ in paths]
     edge_pairs = np.sort(graph.node_chart[graph.edges], axis=1)
+    eligible = [i for i, path in enumerate(paths) if path is not None
+                and path.placements is not None and None not in path.placements]
+    images = _placement_images(graph, [paths[i] for i in eligible], batch_size)
+    images = dict(zip(eligible, images))
     for _ in range(n_alternatives):
         searches, penalties, index = [], [], []
-        for i, path in enumerate(paths):
-            if path is None or path.placements is None or None in path.placements:
-                continue
+        for i in eligible:
+            path = paths[i]
             changes = {tuple(sorted(pair)) for p in found[i]
                        for pair in zip(chart_sequence(p.charts)[:-1], chart_sequence(p.charts)[1:])}
             several = any(len(np.unique(charts)) > 1 for charts, _ in path.placements)
             if not changes and not several:
                 continue
             query = _Query(graph, Decoder(graph.model, batch_size))
+            query.decoder.n_decoded += sum(len(side) for side in images[i])
             with evaluating(graph.model):
-                sources = _join_all(query, *path.placements[0])
-                goals = _join_all(query, *path.placements[1])
+                sources = _join_all(query, *path.placements[0], images[i][0])
+                goals = _join_all(query, *path.placements[1], images[i][1])
             penalty = np.zeros(len(graph.edges) + len(query.ends))
             ends = np.sort(np.array([[query.chart(a), query.chart(b)] for a, b in query.ends],
                                     dtype=np.int64).reshape(-1, 2), axis=1)
@@ -196,10 +200,29 @@ def alternative_paths(graph: AtlasGraph, paths: list, n_alternatives: int,
     return extra
 
 
-def _join_all(query: _Query, charts, codes) -> list:
-    """The placements (charts, codes) of one end point as query vertices, each joined
-    to its k nearest nodes and to the others by the jump between decodings."""
-    placed = [_join(query, int(y), z) for y, z in zip(charts, codes)]
+def _placement_images(graph: AtlasGraph, paths: list, batch_size: int) -> list:
+    """The decodings of every placement of both ends of every path, (start images,
+    end images) per path, decoded in one batch per chart for all paths."""
+    rows = [(p, side, k, int(y), z) for p, path in enumerate(paths)
+            for side, (charts, codes) in enumerate(path.placements)
+            for k, (y, z) in enumerate(zip(charts, codes))]
+    images = [[[None] * len(charts) for charts, _ in path.placements] for path in paths]
+    decoder = Decoder(graph.model, batch_size)
+    with evaluating(graph.model):
+        for y in sorted({row[3] for row in rows}):
+            chosen = [row for row in rows if row[3] == y]
+            decoded = decoder(torch.stack([z for *_, z in chosen])
+                              .to(graph.node_latent.dtype), y)
+            for (p, side, k, _, _), image in zip(chosen, decoded):
+                images[p][side][k] = image
+    return images
+
+
+def _join_all(query: _Query, charts, codes, images) -> list:
+    """The placements (charts, codes, their decodings) of one end point as query
+    vertices, each joined to its k nearest nodes and to the others by the jump
+    between decodings."""
+    placed = [_join(query, int(y), z, image) for y, z, image in zip(charts, codes, images)]
     n_steps = query.graph.n_steps
     for i, a in enumerate(placed):
         for b in placed[i + 1:]:

@@ -97,14 +97,25 @@ def bench_model(m: int, n_pairs: int, stochman_pairs: int, args) -> None:
     build = time.perf_counter() - started
     starts, ends = test_pairs("mnist", settings)
     n_pairs = min(n_pairs, len(starts))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     paths = geodesics.shortest_paths(graph, starts[:n_pairs], ends[:n_pairs],
                                      insert=settings.insert, disconnected="none")
     searched = time.perf_counter()
     solved_paths = [p for p in paths if p is not None]
     refined_all = iter(geodesics.refine_all(graph, solved_paths) if solved_paths else [])
     refined_paths = [next(refined_all) if p is not None else None for p in paths]
-    finished = time.perf_counter()
+    finished, cpu = time.perf_counter(), time.process_time() - cpu_started
+    load = os.getloadavg()
+    total = finished - started
+    print(f"\n{config.model_name}: {n_pairs} pairs in one batch "
+          f"({torch.get_num_threads()} threads): search {searched - started:.2f} s, "
+          f"refine {finished - searched:.2f} s, total "
+          f"{total:.2f} s, {total / n_pairs:.3f} s per pair   (goal <= 10 s for 100 pairs: "
+          + ("met" if total * 100 / n_pairs <= 10 else "MISSED") + ")", flush=True)
+    # The machine may be shared: the CPU time of this process and the load average
+    # (1, 5, 15 minutes) right after the timing say how far the wall time is its own.
+    print(f"  CPU time of search and refinement {cpu:.2f} s; load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores", flush=True)
     rows, kinds = [], {}
     for i, (path, refined) in enumerate(zip(paths, refined_paths)):
         straight = straight_path(model, starts[i], ends[i], graph.eps, graph.n_steps)
@@ -148,11 +159,6 @@ def bench_model(m: int, n_pairs: int, stochman_pairs: int, args) -> None:
     print("  chosen candidate: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     never_longer = bool(np.all(refined_l[solved] <= graph_l[solved] * tol))
     print(f"  never longer than the graph path: {never_longer}")
-    total = finished - started
-    print(f"  {n_pairs} pairs in one batch ({torch.get_num_threads()} threads): search "
-          f"{searched - started:.2f} s, refine {finished - searched:.2f} s, total "
-          f"{total:.2f} s, {total / n_pairs:.3f} s per pair   (goal <= 10 s for 100 pairs: "
-          + ("met" if total * 100 / n_pairs <= 10 else "MISSED") + ")")
     if args.compare:
         k = min(args.compare, len(solved_paths))
         alone = [geodesics.refine(graph, p).length for p in solved_paths[:k]]
