@@ -48,7 +48,10 @@ def book_configs(scale: str) -> list[Point]:
 
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    return grid(BOOK_DATASETS, BOOK_CHART_COUNTS, BOOK_SEEDS) + list(BOOK_EXTRA_POINTS)
+    from atlasnb.known_experiment import MANIFOLD_POINTS
+
+    return (grid(BOOK_DATASETS, BOOK_CHART_COUNTS, BOOK_SEEDS) + list(BOOK_EXTRA_POINTS)
+            + list(MANIFOLD_POINTS))  # the known manifolds' models and their experiment
 
 
 def prepare_refinement(run, scale: str, progress: bool = False, scan: bool = True) -> None:
