@@ -1,7 +1,7 @@
 """``python -m atlasnb prepare --list``: the book's configurations, nothing trained."""
 
-from atlasnb.__main__ import main
 from atlasnb import known_experiment
+from atlasnb.__main__ import main
 from atlasnb.book import prepare
 
 

@@ -34,7 +34,7 @@ def time_truth(n_pairs: int) -> None:
 
     wall, cpu = clocks()
     torus = manifolds.manifold("torus")
-    torus.graph
+    graph = torus.graph
     graph_wall, graph_cpu = time.perf_counter() - wall, time.process_time() - cpu
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0, 2 * np.pi, (2, n_pairs, 2))
@@ -45,7 +45,7 @@ def time_truth(n_pairs: int) -> None:
         again = clocks()
         known_truth.true_distances("torus", a, b, root=root)
         cached = time.perf_counter() - again[0]
-    print(f"torus grid {torus.n_grid}x{torus.n_grid}: {graph_wall:.1f} s wall, {graph_cpu:.1f} "
+    print(f"torus grid {graph.n_grid}x{graph.n_grid}: {graph_wall:.1f} s wall, {graph_cpu:.1f} "
           f"s CPU; {n_pairs} pairs: {middle_wall:.1f} s wall, {middle_cpu:.1f} s CPU "
           f"({middle_cpu / n_pairs:.2f} s CPU a pair); read from the cache: {cached:.3f} s; "
           f"median distance {np.median(distances):.3f}; load average {os.getloadavg()}")
