@@ -14,6 +14,7 @@ Each module holds one idea:
 - :mod:`atlasnb.manifolds`: images on a rotation circle and a rotation-shift torus, with
   exact geodesic distances.
 - :mod:`atlasnb.torus_geodesics`: the torus's distances, computed from its generator.
+- :mod:`atlasnb.known_truth`: the test pairs' true distances, computed once per data set.
 - :mod:`atlasnb.known_experiment`: trained models' geodesics against those distances.
 - :mod:`atlasnb.layers`: the layers of Appendix A, shared by every model.
 - :mod:`atlasnb.models`: WAE-GAN and Atlas WAE-GAN (Appendix A).

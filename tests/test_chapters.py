@@ -183,6 +183,7 @@ PAPER_SETTINGS = {
     "beyond_the_paper": lambda ns: ((ns["config"].scale, ns["config"].n_charts) == ("paper", 4)
                                     and ns["settings"].n_points == 2000),
     "experiments": lambda ns: ns["settings"].n_points == 2000,
+    "known_manifolds": lambda ns: ns["settings"].n_points == 2000 and ns["n_halving"] == 20,
     "choices": lambda ns: {m: c.model_width for m, c in ns["configs"].items()} == {
         1: 128, 2: 86, 4: 64, 8: 48, 16: 34},  # Table 1's widths
 }

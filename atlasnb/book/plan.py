@@ -174,6 +174,12 @@ def _atlas() -> BookConfig:
     return BookConfig("mnist", REFINED_CHART_COUNTS[-1], 0)
 
 
+def _known_manifolds_chapter() -> tuple:
+    from atlasnb.known_experiment import MANIFOLD_POINTS
+
+    return tuple(Need("manifold", c) for c in MANIFOLD_POINTS)
+
+
 #: chapter -> a function returning its needs (called when the plan is made, so that
 #: the grid above is read then).
 CHAPTERS: dict[str, Callable[[], tuple]] = {
@@ -184,6 +190,7 @@ CHAPTERS: dict[str, Callable[[], tuple]] = {
                              Need("geodesics", BookConfig("mnist", 1, 0))),
     "beyond_the_paper": lambda: (Need("geodesics", _atlas()),),
     "experiments": _experiments_chapter,
+    "known_manifolds": _known_manifolds_chapter,
 }
 
 
