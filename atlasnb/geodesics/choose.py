@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from atlasnb.agm import has_encoder
 from atlasnb.geodesics._common import _check_int, _Decoder, _evaluating
 from atlasnb.geodesics.batch import measure_polylines, optimise_curves
 from atlasnb.geodesics.curve import FLOAT32_RTOL
@@ -156,7 +157,10 @@ def _merged(model, plan: _Plan, placements, eps: float) -> tuple | None:
     """The refined curve of ``plan`` with every chart change dropped whose one side
     (a whole run) decodes inside the other side's chart (psi > eps), re-encoded
     there; None if no change can go. A run holding an end point moves only to a
-    chart that holds that end point (where it takes the end's code)."""
+    chart that holds that end point (where it takes the end's code). A semi-AGM has
+    no F_y to re-encode a run with, so its chart changes stay (None)."""
+    if not has_encoder(model):
+        return None
     charts, latents, images, _ = plan.refined
     charts = np.array(charts)
     if not (charts[1:] != charts[:-1]).any():
