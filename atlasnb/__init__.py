@@ -31,6 +31,7 @@ Each module holds one idea:
 - :mod:`atlasnb.experiments`: the geodesic experiments of section 4, cached per model.
 - :mod:`atlasnb.table1`: Table 1 of the paper beside ours.
 - :mod:`atlasnb.refinement`: graph, straight and refined geodesics side by side.
+- :mod:`atlasnb.family_experiment`: section 4's experiment for every AGM family.
 - :mod:`atlasnb.fingerprint`: which model a saved graph or cached result belongs to.
 - :mod:`atlasnb.replicates`: section 4's numbers over several seeds.
 - :mod:`atlasnb.lengths`: one resolution for every path length.

@@ -1,6 +1,6 @@
 """Section 4's experiment for every AGM family, on the same data and the same test pairs.
 
-Used by {ref}`sec-agm-class`. Each family of :data:`atlasnb.config.MODELS` (the Atlas
+For the AGM class ({ref}`sec-agm-class`): each family of :data:`atlasnb.config.MODELS` (the Atlas
 WAE-GAN, the Atlas VAE, the Chart Auto-Encoder, the InfoGAN-type semi-AGM) gets what
 {ref}`sec-experiments` gives the Atlas WAE-GAN: Table 1's row, Figure 2a and 2b's
 numbers (the charts that generate each label, the histogram of max psi), Figure 3a's
@@ -237,3 +237,62 @@ def family_table(summary: pd.DataFrame) -> pd.DataFrame:
     table = summary.loc[:, list(TABLE_COLUMNS)].T
     table.columns = [FAMILY_TITLES[family] for family in summary.index]
     return table
+
+
+# Sentences chosen by rule ------------------------------------------------------------
+
+#: Two values whose relative difference is at most this count as "about the same".
+SAME_MARGIN = 0.05
+#: The measures :func:`family_sentences` compares, with the direction that is worse
+#: (None: neither direction is worse) and how the sentence names them.
+COMPARED = {"reconstruction_error": ("higher", "reconstruction error"),
+            "confidence_median": ("lower", "median max psi"),
+            "hop_diameter": (None, "hop diameter"),
+            "length_median": (None, "median graph geodesic length"),
+            "failed_pairs": ("higher", "test pairs left unjoined")}
+
+
+def compare(value, reference, margin: float = SAME_MARGIN) -> str:
+    """``"higher"``, ``"lower"`` or ``"about the same"`` for ``value`` against
+    ``reference`` (equal within ``margin`` of the reference, relatively; two zeros are
+    the same); ``"not measured"`` when either is None or NaN."""
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin!r}")
+    if value is None or reference is None or not (np.isfinite(value)
+                                                  and np.isfinite(reference)):
+        return "not measured"
+    if abs(value - reference) <= margin * abs(reference):
+        return "about the same"
+    return "higher" if value > reference else "lower"
+
+
+def family_sentences(summary: pd.DataFrame, reference: str = DEFAULT_MODEL,
+                     margin: float = SAME_MARGIN) -> dict[str, str]:
+    """One sentence per family of ``summary`` (rows indexed by family, the columns of
+    :data:`COMPARED`) other than ``reference``: each measure against the reference's,
+    worded by :func:`compare`, the worse ones named first as such."""
+    if reference not in summary.index:
+        raise ValueError(f"reference must be a family of the summary {list(summary.index)}, "
+                         f"got {reference!r}")
+    base = summary.loc[reference]
+    sentences = {}
+    for family, row in summary.drop(index=reference).iterrows():
+        worse, other = [], []
+        for column, (bad, name) in COMPARED.items():
+            word = compare(_number(row[column]), _number(base[column]), margin)
+            if word == "not measured":
+                other.append(f"its {name} is not measured")
+            elif word == bad:
+                worse.append(f"its {name} is {word} ({_number(row[column]):.4g} against "
+                             f"{_number(base[column]):.4g})")
+            else:
+                other.append(f"its {name} is {word}")
+        title, against = FAMILY_TITLES[family], FAMILY_TITLES[reference]
+        head = (f"Worse than the {against}: " + "; ".join(worse) + ". Otherwise "
+                if worse else f"Nowhere worse than the {against}: ")
+        sentences[family] = f"{title}. {head}" + ", ".join(other) + "."
+    return sentences
+
+
+def _number(value):
+    return float("nan") if value is None else float(value)

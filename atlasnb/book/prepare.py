@@ -39,6 +39,12 @@ SCANNED_POINTS = (Point("mnist", 1, BOOK_SEEDS[0]), Point("mnist", 8, BOOK_SEEDS
 #: The model whose eager graph (every weight decoded) the graph geodesics chapter
 #: checks its lazy search against.
 EAGER_POINTS = (Point("mnist", 8, 0),)
+#: The other AGM families of the AGM class chapter (MNIST, m = 8, seed 0), each run
+#: through the family experiment ({mod}`atlasnb.family_experiment`) beside the Atlas
+#: WAE-GAN of the grid. Prepared with ``prepare(scale, points=list(FAMILY_POINTS))``;
+#: :func:`book_configs` takes them in once a chapter loads them.
+FAMILY_POINTS = tuple(Point("mnist", 8, 0, overrides=(("model", family),))
+                      for family in ("atlas-vae", "cae", "infogan"))
 
 
 def book_configs(scale: str) -> list[Point]:
@@ -89,6 +95,15 @@ def prepare_point(point: Point, scale: str, environ: dict, gpus: int,
             result = known_experiment.manifold_experiment(
                 run, known_experiment.graph_settings(scale), progress=progress)
             outcome.metrics.update(pairs=len(result["truth"]))
+        elif point in FAMILY_POINTS:  # the AGM class chapter's families
+            from atlasnb import family_experiment, refinement
+
+            settings = experiments.graph_settings(scale)
+            result = family_experiment.family_experiment(run, settings, progress)
+            family_experiment.family_refinement(run, settings,
+                                                refinement.refine_settings(scale), progress)
+            outcome.metrics.update(failed_pairs=len(result["failed_pairs"]),
+                                   pairs=len(result["lengths"]))
         elif not point.overrides:  # section 4's models: their geodesic experiment too
             result = experiments.geodesic_experiment(run, experiments.graph_settings(scale),
                                                      progress=progress)
