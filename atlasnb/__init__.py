@@ -32,6 +32,7 @@ Each module holds one idea:
 - :mod:`atlasnb.experiments`: the experiments of section 4 (settings, one cache, the
   geodesic and refinement experiments, the grid's tables), cached per model.
 - :mod:`atlasnb.table1`: Table 1 of the paper beside ours.
+- :mod:`atlasnb.family_experiment`: section 4's experiment for every AGM family.
 - :mod:`atlasnb.fingerprint`: which model a saved graph or cached result belongs to.
 - :mod:`atlasnb.replicates`: section 4's numbers over several seeds.
 - :mod:`atlasnb.lengths`: one resolution for every path length.

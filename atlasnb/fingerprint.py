@@ -61,7 +61,7 @@ def model_fingerprint(model) -> dict:
 
     For a torch module the digest is remembered until one of its tensors changes
     in place (training, ``load_state_dict``), so asking again is cheap."""
-    check_agm(model)
+    check_agm(model, encoder=False)  # a semi-AGM (no encode) has a fingerprint too
     state = _state(model)
     module = isinstance(model, torch.nn.Module)
     versions = tuple((name, value._version, value.data_ptr(), str(value.device))

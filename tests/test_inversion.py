@@ -13,7 +13,13 @@ import torch
 
 from atlasnb import families, toy
 from atlasnb.agm import check_agm
-from atlasnb.geodesics import build_atlas_graph, build_prior_graph, shortest_path
+from atlasnb.geodesics import (
+    FLOAT32_RTOL,
+    build_atlas_graph,
+    build_prior_graph,
+    refine_all,
+    shortest_path,
+)
 from atlasnb.geodesics.inversion import invert_decoder, nearest_starts
 
 
@@ -126,3 +132,16 @@ def test_a_trained_network_semi_agm_gets_a_prior_graph_and_paths_by_inversion():
     assert np.isfinite(path.length) and path.nodes[0] == -1 and path.nodes[-1] == -1
     assert model.training  # its mode is restored, its parameters untouched
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_a_semi_agms_graph_path_is_refined_from_its_own_codes():
+    sphere = toy.SphereAtlas(ambient_dim=4, overlap=0.5)
+    free = build_prior_graph(EncoderHidden(sphere), 600, k=8, seed=0, progress=False)
+    x = sphere.sample(8, seed=7)
+    paths = [shortest_path(free, x0, x1) for x0, x1 in zip(x[:4], x[4:])]
+    refined = refine_all(free, paths, n_iterations=20)
+    for x0, x1, path, better in zip(x[:4], x[4:], paths, refined):
+        arc = float(sphere.arc_distance(x0[None], x1[None])[0])
+        # never longer than the graph path, never shorter than the great circle
+        assert better.length <= path.length * (1 + FLOAT32_RTOL)
+        assert better.length >= arc * (1 - 1e-3)

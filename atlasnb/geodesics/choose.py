@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from atlasnb.agm import has_encoder
 from atlasnb.checks import check_int
 from atlasnb.geodesics.batch import measure_polylines, optimise_curves
 from atlasnb.geodesics.curve import FLOAT32_RTOL
@@ -246,7 +247,7 @@ def choose(model_or_graph, model, paths: list, settings: dict, eps: float,
             p.start, p.start_length = (o.charts, o.latents, o.images, o.steps), o.length
     _drop_hopeless(plans)
     _run(model, plans, decoder, settings, eps)
-    if choose_charts:
+    if choose_charts and has_encoder(model):  # a semi-AGM has no F_y to re-encode with
         merged, bests = [], []
         for i in range(len(paths)):
             done = [p for p in plans if p.path == i and p.refined is not None]

@@ -25,9 +25,9 @@ def _model_and_eps(model_or_graph, eps):
         eps = model_or_graph.eps if eps is None else check_eps(eps)
     else:
         model = model_or_graph
-        check_agm(model)
+        check_agm(model, encoder=False)
         eps = default_eps(model.n_charts) if eps is None else check_eps(eps)
-    check_agm(model)
+    check_agm(model, encoder=False)  # a semi-AGM's path is refined from its own codes
     return model, eps
 
 
