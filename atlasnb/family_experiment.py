@@ -7,12 +7,12 @@ numbers (the charts that generate each label, the histogram of max psi), Figure 
 graph and refined lengths, and Figure 3b's interpolations with chart labels.
 
 The machinery is the experiments chapter's. A family with charts F_y goes through
-{func}`atlasnb.experiments.geodesic_experiment` (Algorithm 1's graph over the N
-training images) and {func}`atlasnb.experiments.refinement_experiment`. A semi-AGM
+{func}`atlasnb.experiments.geodesic.geodesic_experiment` (Algorithm 1's graph over the N
+training images) and {func}`atlasnb.experiments.refinement.refinement_experiment`. A semi-AGM
 cannot encode, so its graph is the prior-sampled graph of
 {func}`atlasnb.geodesics.build_prior_graph` over N draws, its charts linked by decoder
 inversion; :func:`prior_graph` keeps it in the file where the experiment looks for its
-graph, so that the same :func:`~atlasnb.experiments.geodesic_experiment` then joins the
+graph, so that the same :func:`~atlasnb.experiments.geodesic.geodesic_experiment` then joins the
 same test pairs on it (each test image placed by inversion). Its refinement
 (:func:`semi_refinement`) refines the graph paths from their own latent codes with
 {func}`atlasnb.geodesics.refine_all`; the straight segment between two encodings and
@@ -74,8 +74,8 @@ def _statistics(graph, settings: GraphSettings, seconds: float) -> dict:
 def prior_graph(run: Run, settings: GraphSettings, progress: bool = False):
     """(graph, statistics) of the prior-sampled graph of a semi-AGM over
     ``settings.n_points`` draws (seed ``settings.seed``), built once and kept in
-    :func:`atlasnb.experiments.graph_path` (plain tensors), where
-    :func:`~atlasnb.experiments.geodesic_experiment` reads it. A damaged file or one of
+    :func:`atlasnb.experiments.geodesic.graph_path` (plain tensors), where
+    :func:`~atlasnb.experiments.geodesic.geodesic_experiment` reads it. A damaged file or one of
     another model is named in a warning and built again."""
     if has_encoder(run.model):
         raise TypeError(f"{run.config.model_name} has an encoder: its graph is Algorithm 1's "
@@ -108,7 +108,7 @@ def family_graph(run: Run, settings: GraphSettings, progress: bool = False):
 
 
 def family_experiment(run: Run, settings: GraphSettings, progress: bool = False) -> dict:
-    """{func}`atlasnb.experiments.geodesic_experiment` of ``run`` (its graph made by
+    """{func}`atlasnb.experiments.geodesic.geodesic_experiment` of ``run`` (its graph made by
     :func:`family_graph` first), with ``graph_kind`` added."""
     _, _, kind = family_graph(run, settings, progress)
     result = experiments.geodesic_experiment(run, settings, progress=progress)
@@ -118,7 +118,7 @@ def family_experiment(run: Run, settings: GraphSettings, progress: bool = False)
 def semi_refinement(run: Run, graph_settings: GraphSettings, settings: RefineSettings,
                     progress: bool = False) -> dict:
     """The refinement measurements of a semi-AGM, in the layout of
-    {func}`atlasnb.experiments.refinement_experiment`: per test pair the graph and
+    {func}`atlasnb.experiments.refinement.refinement_experiment`: per test pair the graph and
     refined lengths at one resolution ({func}`atlasnb.lengths.measure`), the graph
     path's own length, the distance between its end images, its chart changes and the
     refinement's time; ``straight`` and the data-likeness columns are NaN (they need
@@ -168,7 +168,7 @@ def semi_refinement(run: Run, graph_settings: GraphSettings, settings: RefineSet
 
 def family_refinement(run: Run, graph_settings: GraphSettings, settings: RefineSettings,
                       progress: bool = False) -> dict:
-    """{func}`atlasnb.experiments.refinement_experiment` for a model with charts F_y,
+    """{func}`atlasnb.experiments.refinement.refinement_experiment` for a model with charts F_y,
     :func:`semi_refinement` for a semi-AGM; the same layout either way."""
     if has_encoder(run.model):
         return experiments.refinement_experiment(run, graph_settings, settings, progress)
@@ -182,7 +182,7 @@ class FamilyCollection:
     Attributes
     ----------
     summary: one row per family (index ``family``), the experiments chapter's
-        :func:`atlasnb.experiments.summary_row` with ``graph`` (its kind) and
+        :func:`atlasnb.experiments.collect.collect.summary_row` with ``graph`` (its kind) and
         ``refined_median`` added.
     lengths: one row per family and test pair: ``graph`` and ``refined`` lengths
         (one resolution), ``end_distance``, ``chart_changes``.
@@ -204,8 +204,8 @@ def collect_families(scale: str, families=MODELS, dataset: str = "mnist", n_char
                      **config_overrides) -> FamilyCollection:
     """Load (or train) every family's model of :func:`family_config` and run
     :func:`family_experiment` and :func:`family_refinement` on it; the settings default
-    to the scale's ({func}`atlasnb.experiments.graph_settings`,
-    {func}`atlasnb.experiments.refine_settings`)."""
+    to the scale's ({func}`atlasnb.experiments.settings.graph_settings`,
+    {func}`atlasnb.experiments.settings.refine_settings`)."""
     settings = settings if settings is not None else experiments.graph_settings(scale)
     refine = refine if refine is not None else experiments.refine_settings(scale)
     rows, length_rows, interpolations, metrics = [], [], {}, {}

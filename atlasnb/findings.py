@@ -183,7 +183,7 @@ def frame_quality(atlas_values, single_values, t: Thresholds = THRESHOLDS):
 
 def crossing_ratio(atlas: dict, single: dict, measure: str) -> float:
     """One seed's (g) statistic from two refinement results (the atlas model's and
-    the WAE-GAN's, :func:`atlasnb.experiments.refinement_experiment`): the median of
+    the WAE-GAN's, :func:`atlasnb.experiments.refinement.refinement_experiment`): the median of
     ``graph_<measure>`` over the pairs whose atlas path changes chart, divided by
     the WAE-GAN's median over the same pairs (NaN if no path changes chart)."""
     changes = np.asarray(atlas["chart_changes"])
@@ -234,7 +234,7 @@ def refined_stretch(refinements: dict, m: int) -> np.ndarray:
 def findings_table(collections: dict, refinements: dict, datasets, atlas_m: int,
                    t: Thresholds = THRESHOLDS):
     """Every claim (a)-(g) as one table (a ``pandas.DataFrame``, one row per claim
-    and data set). ``collections``: seed -> :class:`atlasnb.experiments.Collection`;
+    and data set). ``collections``: seed -> :class:`atlasnb.experiments.collect.collect.Collection`;
     ``refinements``: seed -> {m: refinement result} for the WAE-GAN and the atlas
     model ``atlas_m`` of the first data set (claims (d) and (g)); may be empty."""
     import pandas as pd

@@ -28,7 +28,7 @@ from atlasnb.data import load_images
 from atlasnb.experiments import GraphSettings, load_or_build_graph
 from atlasnb.runs import Run, atomic_write_json
 
-__all__ = ["MANIFOLD_POINTS", "MANIFOLD_GRAPH_SCALES", "atlas_verdict", "chart_overlaps",
+__all__ = ["CODES_IMAGES", "MANIFOLD_MODELS", "MANIFOLD_POINTS", "MANIFOLD_GRAPH_SCALES", "atlas_verdict", "chart_overlaps",
            "chart_sequence", "codes_table", "crosses_cut", "cut_angle", "cut_verdict",
            "graph_settings", "load_result", "long_way_round", "manifold_experiment",
            "manifold_pairs", "manifold_point", "summary"]
@@ -37,6 +37,7 @@ RESULT_VERSION = 2
 #: The models of the experiment: (data set, m, d); d None is the paper's d = 8.
 MANIFOLD_MODELS = (("circle", 1, 1), ("circle", 1, None), ("circle", 2, 1), ("circle", 4, 1),
                    ("torus", 1, 2), ("torus", 1, None), ("torus", 4, 2), ("torus", 8, 2))
+#: Their configurations in the book's plan (seed 0).
 MANIFOLD_POINTS = tuple(BookConfig(dataset, m, 0, () if d is None else (("latent_dim", d),))
                         for dataset, m, d in MANIFOLD_MODELS)
 #: Algorithm 1's settings on the manifolds: N points (a circle needs fewer than MNIST).

@@ -1,7 +1,7 @@
 """Section 4's numbers over several seeds: the mean and the spread.
 
 Used by {ref}`sec-experiments`. Each seed trains its own models and draws its own
-graph; :func:`collect_seeds` gathers one :class:`atlasnb.experiments.Collection` per
+graph; :func:`collect_seeds` gathers one :class:`atlasnb.experiments.collect.collect.Collection` per
 seed, :func:`mean_and_spread` averages their summaries, :func:`table1` gives Table 1 of
 both, :func:`pooled_lengths` puts
 every seed's test pairs into one tidy table (with a ``seed`` column), and
@@ -21,7 +21,7 @@ from atlasnb import table1 as tables
 
 
 def collect_seeds(scale: str, datasets, chart_counts, seeds, **kwargs) -> dict:
-    """seed -> :func:`atlasnb.experiments.collect` for each of ``seeds`` (distinct)."""
+    """seed -> :func:`atlasnb.experiments.collect.collect` for each of ``seeds`` (distinct)."""
     if isinstance(seeds, (str, bytes)) or not all(
             isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
             for s in seeds) \
@@ -42,7 +42,7 @@ def mean_and_spread(collections: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def pooled_lengths(collections: dict) -> pd.DataFrame:
-    """Every seed's :attr:`~atlasnb.experiments.Collection.lengths`, with a ``seed``
+    """Every seed's :attr:`~atlasnb.experiments.collect.collect.Collection.lengths`, with a ``seed``
     column and the ``stretch`` (length / end-image distance) of each path."""
     table = pd.concat([c.lengths.assign(seed=s) for s, c in collections.items()],
                       ignore_index=True)
@@ -79,7 +79,7 @@ def distance_variation(refinements: dict, kinds=("graph", "straight", "refined")
     {cite:t}`syrota2024decoder` use for decoder ensembles: for every test pair, the
     coefficient of variation (standard deviation over seeds / mean) of each kind of
     length, then its median over the pairs measured in every seed. ``refinements``:
-    seed -> {m: :func:`atlasnb.experiments.refinement_experiment` result}. One row per
+    seed -> {m: :func:`atlasnb.experiments.refinement.refinement_experiment` result}. One row per
     m, one column per kind; NaN with fewer than two seeds."""
     seeds = list(refinements)
     charts = sorted(refinements[seeds[0]]) if seeds else []

@@ -1,7 +1,7 @@
 """Table 1 of the paper beside ours: rows, formats and the table itself.
 
 Used in {ref}`sec-experiments`; the numbers come from
-:func:`atlasnb.experiments.collect`.
+:func:`atlasnb.experiments.collect.collect`.
 """
 
 from __future__ import annotations

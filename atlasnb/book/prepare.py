@@ -3,7 +3,7 @@
 Described in {ref}`sec-intro-running`. :func:`prepare` runs the plan of
 :mod:`atlasnb.book.plan`: one task per model, which trains it (or loads it from its
 run folder) and computes every experiment a chapter declared for it, in order, each
-graph read once (:func:`atlasnb.experiments.sharing_graphs`). Everything is kept in the
+graph read once (:func:`atlasnb.experiments.geodesic.sharing_graphs`). Everything is kept in the
 run folders: the chapters then only load, so building the book does not depend on
 the machine's speed; an interrupted preparation resumes when run again.
 """

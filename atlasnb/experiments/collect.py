@@ -35,7 +35,7 @@ class Collection:
         ``model``, ``pair``, ``length`` (NaN for a failed pair), ``end_distance``,
         ``chart_changes``.
     interpolations: (dataset, n_charts) -> the model's stored interpolations
-        (see :func:`atlasnb.experiments.geodesic_experiment`).
+        (see :func:`atlasnb.experiments.geodesic.geodesic_experiment`).
     settings: the graph settings used.
     runs: (dataset, n_charts) -> the model's :class:`atlasnb.runs.Run`, for the cells
         that go on with the same models.
@@ -79,12 +79,12 @@ def collect(scale: str, datasets, chart_counts, seed: int = 0,
             insert: str | None = None, loaded: dict | None = None,
             **config_overrides) -> Collection:
     """Load (or train, if missing) the model of every data set and chart count, run
-    :func:`~atlasnb.experiments.geodesic_experiment` on it, and gather the results.
+    :func:`~atlasnb.experiments.geodesic.geodesic_experiment` on it, and gather the results.
 
     Models come from :func:`atlasnb.runs.load_or_train` with
     ``make_config(scale, dataset, n_charts=m, seed=seed, **config_overrides)``, so
     models trained by other chapters or a sweep are reused, never retrained.
-    ``settings`` defaults to :func:`~atlasnb.experiments.graph_settings` of ``scale``;
+    ``settings`` defaults to :func:`~atlasnb.experiments.settings.graph_settings` of ``scale``;
     ``insert`` (``"own"`` or ``"all"``, see :func:`atlasnb.geodesics.shortest_path`)
     replaces its end-point insertion and so names other cached results. ``loaded``:
     (dataset, n_charts) -> a run already loaded (e.g. :attr:`Collection.runs` of this

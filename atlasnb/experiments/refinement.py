@@ -55,7 +55,7 @@ def refinement_experiment(run: Run, graph_settings: GraphSettings,
     """Graph, straight and refined lengths of every test pair of ``run``'s model,
     with timings and data-likeness, cached (:func:`atlasnb.experiments.cache.cached`).
 
-    The graph paths are those of :func:`atlasnb.experiments.geodesic_experiment`
+    The graph paths are those of :func:`atlasnb.experiments.geodesic.geodesic_experiment`
     (computed first if missing), never searched again. Returns a dict of per-pair lists
     (NaN where the graph joins no path or no chart holds both end points): ``graph``,
     ``straight``, ``refined`` (lengths at one resolution, :func:`atlasnb.lengths.measure`),
