@@ -28,7 +28,8 @@ from atlasnb.data import load_images
 from atlasnb.experiments import GraphSettings, load_or_build_graph
 from atlasnb.runs import Run, atomic_write_json
 
-__all__ = ["CODES_IMAGES", "MANIFOLD_MODELS", "MANIFOLD_POINTS", "MANIFOLD_GRAPH_SCALES", "atlas_verdict", "chart_overlaps",
+__all__ = ["CODES_IMAGES", "MANIFOLD_MODELS", "MANIFOLD_POINTS", "MANIFOLD_GRAPH_SCALES",
+           "atlas_verdict", "chart_overlaps",
            "chart_sequence", "codes_table", "crosses_cut", "cut_angle", "cut_verdict",
            "graph_settings", "load_result", "long_way_round", "manifold_experiment",
            "manifold_pairs", "manifold_point", "summary"]
