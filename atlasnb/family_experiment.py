@@ -182,7 +182,7 @@ class FamilyCollection:
     Attributes
     ----------
     summary: one row per family (index ``family``), the experiments chapter's
-        :func:`atlasnb.experiments.collect.collect.summary_row` with ``graph`` (its kind) and
+        :func:`atlasnb.experiments.collect.summary_row` with ``graph`` (its kind) and
         ``refined_median`` added.
     lengths: one row per family and test pair: ``graph`` and ``refined`` lengths
         (one resolution), ``end_distance``, ``chart_changes``.

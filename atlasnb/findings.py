@@ -234,7 +234,7 @@ def refined_stretch(refinements: dict, m: int) -> np.ndarray:
 def findings_table(collections: dict, refinements: dict, datasets, atlas_m: int,
                    t: Thresholds = THRESHOLDS):
     """Every claim (a)-(g) as one table (a ``pandas.DataFrame``, one row per claim
-    and data set). ``collections``: seed -> :class:`atlasnb.experiments.collect.collect.Collection`;
+    and data set). ``collections``: seed -> :class:`atlasnb.experiments.collect.Collection`;
     ``refinements``: seed -> {m: refinement result} for the WAE-GAN and the atlas
     model ``atlas_m`` of the first data set (claims (d) and (g)); may be empty."""
     import pandas as pd

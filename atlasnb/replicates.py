@@ -1,7 +1,7 @@
 """Section 4's numbers over several seeds: the mean and the spread.
 
 Used by {ref}`sec-experiments`. Each seed trains its own models and draws its own
-graph; :func:`collect_seeds` gathers one :class:`atlasnb.experiments.collect.collect.Collection` per
+graph; :func:`collect_seeds` gathers one :class:`atlasnb.experiments.collect.Collection` per
 seed, :func:`mean_and_spread` averages their summaries, :func:`table1` gives Table 1 of
 both, :func:`pooled_lengths` puts
 every seed's test pairs into one tidy table (with a ``seed`` column), and
@@ -42,7 +42,7 @@ def mean_and_spread(collections: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def pooled_lengths(collections: dict) -> pd.DataFrame:
-    """Every seed's :attr:`~atlasnb.experiments.collect.collect.Collection.lengths`, with a ``seed``
+    """Every seed's :attr:`~atlasnb.experiments.collect.Collection.lengths`, with a ``seed``
     column and the ``stretch`` (length / end-image distance) of each path."""
     table = pd.concat([c.lengths.assign(seed=s) for s, c in collections.items()],
                       ignore_index=True)
