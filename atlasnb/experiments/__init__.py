@@ -10,7 +10,7 @@ Used by {ref}`sec-graph-geodesics` and {ref}`sec-experiments`. One module an ide
   interpolations;
 - :mod:`atlasnb.experiments.refinement`: graph, straight and refined geodesics side by
   side, and the length scan over N;
-- :mod:`atlasnb.experiments.collect.collect`: every model of a grid, as tables.
+- :mod:`atlasnb.experiments.collect`: every model of a grid, as tables.
 
 Table 1 is formatted by :mod:`atlasnb.table1`. The names the chapters use are
 importable from here.
