@@ -157,8 +157,11 @@ def test_interrupted_summary_says_how_to_resume(capsys):
 
 def test_book_configs_cover_the_experiments_grid():
     points = book_configs("quick")
+    from atlasnb.known_experiment import MANIFOLD_POINTS
+
     assert {(p.dataset, p.n_charts, p.seed) for p in points} == {
-        (d, m, 0) for d in ("mnist", "fashion-mnist") for m in (1, 2, 4, 8, 16)}
+        (d, m, 0) for d in ("mnist", "fashion-mnist") for m in (1, 2, 4, 8, 16)} | {
+        (p.dataset, p.n_charts, p.seed) for p in MANIFOLD_POINTS}
     with pytest.raises(ValueError, match="scale"):
         book_configs("huge")
 
