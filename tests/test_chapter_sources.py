@@ -97,7 +97,11 @@ def far_names(notebook) -> list[tuple[int, str, list[str]]]:
     names = [_bound_and_loaded(cell.source) for cell in cells]
     parameters = next(i for i, cell in enumerate(cells)
                       if "parameters" in cell.metadata.get("tags", []))
-    settings = set().union(*(names[i][0] for i in (0, parameters, parameters + 1)))
+    # The imports, the parameters, the settings and the cells tagged "load" (a chapter's
+    # models and results, loaded once) bind the names every cell may use.
+    shared = [0, parameters, parameters + 1] + [
+        i for i, cell in enumerate(cells) if "load" in cell.metadata.get("tags", [])]
+    settings = set().union(*(names[i][0] for i in shared))
     allowed_everywhere = settings | set(dir(builtins)) | IPYTHON_NAMES
     problems, previous_visible = [], None
     for i, (cell, (bound, loaded)) in enumerate(zip(cells, names)):
